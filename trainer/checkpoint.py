@@ -1,0 +1,72 @@
+"""A checkpoint is a directory: config.json, model.safetensors, tokenizer.model. Nothing is unpickled."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .model import ModelConfig, Transformer
+from .tokenizer import Tokenizer
+
+CONFIG, WEIGHTS, TOKENIZER = "config.json", "model.safetensors", "tokenizer.model"
+
+
+def save_checkpoint(path: str | Path, model: Transformer, tok: Tokenizer, meta: dict | None = None,
+                    dtype: torch.dtype | None = None, add_files: Callable[[Path], None] | None = None) -> Path:
+    """Write the checkpoint to a temporary sibling, then swap it in: a crash leaves the old one intact.
+
+    add_files(folder) may write more files (optimizer state, say) that must be swapped in together with it.
+    """
+    path = Path(path)
+    tmp, old = path.with_name(path.name + ".tmp"), path.with_name(path.name + ".old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    state = {k: v.detach().to("cpu", dtype or v.dtype).contiguous() for k, v in model.state_dict().items()}
+    if model.cfg.tie_embeddings:
+        state.pop("lm_head.weight")  # the same tensor as embed.weight
+    save_file(state, tmp / WEIGHTS)
+    tok.save(tmp / TOKENIZER)
+    (tmp / CONFIG).write_text(json.dumps({"model": model.cfg.to_dict(), "meta": meta or {}}, indent=2))
+    if add_files is not None:
+        add_files(tmp)
+    for f in tmp.iterdir():
+        _fsync(f)
+    shutil.rmtree(old, ignore_errors=True)
+    if path.exists():
+        os.replace(path, old)
+    os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def _fsync(file: Path) -> None:
+    with open(file, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu",
+                    dtype: torch.dtype = torch.float32) -> tuple[Transformer, Tokenizer, dict]:
+    path = Path(path)
+    if not (path / CONFIG).is_file():
+        old = path.with_name(path.name + ".old")  # a save interrupted between its two renames
+        if (old / CONFIG).is_file():
+            path = old
+        else:
+            raise FileNotFoundError(f"{path} is not a checkpoint directory (no {CONFIG})")
+    config = json.loads((path / CONFIG).read_text())
+    model = Transformer(ModelConfig.from_dict(config["model"]))
+    state = load_file(path / WEIGHTS)
+    if model.cfg.tie_embeddings:
+        state["lm_head.weight"] = state["embed.weight"]
+    model.load_state_dict({k: v.to(dtype) for k, v in state.items()})
+    model.to(device).eval()
+    return model, Tokenizer.load(path / TOKENIZER), config.get("meta", {})
+
+
+def read_meta(path: str | Path) -> dict:
+    return json.loads((Path(path) / CONFIG).read_text()).get("meta", {})

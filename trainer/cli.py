@@ -1,0 +1,105 @@
+"""`python -m trainer sft|sample|chat ...` — the trainer's command line (the studio's CLI reuses these parsers)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+
+from .paths import DEFAULT_MODEL_DIR
+
+
+def add_dataclass_args(parser: argparse.ArgumentParser, cls) -> None:
+    """One --flag per dataclass field, typed and defaulted from the field."""
+    for f in dataclasses.fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        elif isinstance(default, list):
+            parser.add_argument(flag, nargs="+", default=default)
+        else:
+            parser.add_argument(flag, type=type(default), default=default)
+
+
+def dataclass_from_args(cls, args: argparse.Namespace):
+    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+
+
+def add_sampling_args(parser: argparse.ArgumentParser) -> None:
+    from .generate import SamplingParams
+    parser.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="checkpoint directory (default: the embedded model)")
+    parser.add_argument("--device", default="auto")
+    add_dataclass_args(parser, SamplingParams)
+
+
+def add_commands(sub) -> None:
+    from .sft import SFTConfig
+    p = sub.add_parser("sft", help="train a base chat model on conversations (loss on assistant tokens)")
+    add_dataclass_args(p, SFTConfig)
+    p.set_defaults(func=run_sft)
+
+    p = sub.add_parser("sample", help="print a checkpoint's reply to one prompt and exit")
+    add_sampling_args(p)
+    p.add_argument("--prompt", required=True, action="append",
+                   help="user message; repeat with --reply for earlier turns of a multi-turn prompt")
+    p.add_argument("--reply", action="append", default=[], help="assistant reply to the matching earlier --prompt")
+    p.add_argument("--template", default="CUSTOM", help='system prompt, or "CUSTOM" for the default one')
+    p.set_defaults(func=run_sample)
+
+    p = sub.add_parser("chat", help="talk to a checkpoint in the terminal")
+    add_sampling_args(p)
+    p.add_argument("--template", default="CUSTOM")
+    p.set_defaults(func=run_chat)
+
+
+def run_sft(args) -> int:
+    from .sft import SFTConfig, train_sft
+    summary = train_sft(dataclass_from_args(SFTConfig, args))
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _sampler(args):
+    from .generate import SamplingParams
+    from .inference import ChatModel
+    return ChatModel.load(args.model, args.device), dataclass_from_args(SamplingParams, args)
+
+
+def run_sample(args) -> int:
+    model, params = _sampler(args)
+    if len(args.reply) != len(args.prompt) - 1:
+        raise SystemExit(f"error: {len(args.prompt)} --prompt need {len(args.prompt) - 1} --reply")
+    print(model.reply(args.template, args.prompt, args.reply, params))
+    return 0
+
+
+def run_chat(args) -> int:
+    model, params = _sampler(args)
+    users, replies = [], []
+    print(f"Chatting with {args.model}. Empty line or Ctrl-D to quit, /reset to start over.")
+    while True:
+        try:
+            text = input("you> ").strip()
+        except EOFError:
+            return 0
+        if not text:
+            return 0
+        if text == "/reset":
+            users, replies = [], []
+            continue
+        users.append(text)
+        replies.append(model.reply(args.template, users, replies, params))
+        print(f"bot> {replies[-1]}")
+        params.seed += 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Batched, KV-cached sampling that stops at <EOA>."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+from .model import KVCache, Transformer
+
+
+@dataclass
+class SamplingParams:
+    temperature: float = 0.8  # 0 means greedy
+    top_k: int = 40  # 0 disables
+    top_p: float = 0.95  # 1 disables
+    repetition_penalty: float = 1.15  # 1 disables
+    max_new_tokens: int = 64
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def penalise_repeats(logits, seen, penalty: float):
+    # logits, seen: (B, V). CTRL-style: make tokens already in the sequence less likely whatever their sign.
+    if penalty == 1.0:
+        return logits
+    return torch.where(seen, torch.where(logits > 0, logits / penalty, logits * penalty), logits)
+
+
+def filter_top_k_top_p(logits, top_k: int, top_p: float):
+    # logits: (B, V) -> the same with everything outside the top-k / nucleus set to -inf
+    if 0 < top_k < logits.size(-1):
+        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        cum = sorted_logits.softmax(-1).cumsum(-1)
+        drop_sorted = cum - sorted_logits.softmax(-1) > top_p  # keep the token that crosses top_p
+        drop = drop_sorted.scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def next_token(logits, seen, p: SamplingParams, generator):
+    # logits: (B, V) float -> (B,) token ids
+    logits = penalise_repeats(logits.float(), seen, p.repetition_penalty)
+    if p.temperature <= 0:
+        return logits.argmax(-1)
+    logits = filter_top_k_top_p(logits / p.temperature, p.top_k, p.top_p)
+    return torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(-1)
+
+
+def left_pad(prompts: list[list[int]], pad_id: int, device):
+    # -> ids (B, L) and attention mask (B, L) with prompts aligned to the right edge
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long, device=device)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long, device=device)
+    for i, p in enumerate(prompts):
+        ids[i, width - len(p):] = torch.tensor(p, dtype=torch.long)
+        mask[i, width - len(p):] = 1
+    return ids, mask
+
+
+@torch.inference_mode()
+def generate(model: Transformer, prompts: list[list[int]], params: SamplingParams, stop_id: int, pad_id: int,
+             use_cache: bool = True) -> list[list[int]]:
+    """Continue each prompt until stop_id or max_new_tokens; returns the new tokens without stop_id.
+
+    Prompts longer than the context allows keep their end. Without the cache every step re-reads the whole
+    sequence (slow; kept to prove the cache changes nothing).
+    """
+    device = next(model.parameters()).device
+    room = model.cfg.max_seq_len - params.max_new_tokens
+    if room < 1:
+        raise ValueError(f"max_new_tokens={params.max_new_tokens} leaves no room in a {model.cfg.max_seq_len}-token context")
+    ids, mask = left_pad([p[-room:] for p in prompts], pad_id, device)
+    B = ids.size(0)
+    generator = torch.Generator(device=device).manual_seed(params.seed)
+    seen = torch.zeros(B, model.cfg.vocab_size, dtype=torch.bool, device=device).scatter_(1, ids, mask.bool())
+    cache = KVCache(model.cfg, B, ids.size(1) + params.max_new_tokens, device, model.embed.weight.dtype) if use_cache else None
+    out = torch.empty(B, 0, dtype=torch.long, device=device)
+    done = torch.zeros(B, dtype=torch.bool, device=device)
+    step_ids = ids
+    for _ in range(params.max_new_tokens):
+        logits = model(step_ids if use_cache else ids, cache=cache, attention_mask=mask)[:, -1]  # (B, V)
+        tok = next_token(logits, seen, params, generator)
+        tok = torch.where(done, torch.full_like(tok, pad_id), tok)
+        out = torch.cat([out, tok[:, None]], dim=1)
+        done |= tok == stop_id
+        if done.all():
+            break
+        seen.scatter_(1, tok[:, None], True)
+        ids = torch.cat([ids, tok[:, None]], dim=1)
+        mask = torch.cat([mask, (~done).long()[:, None]], dim=1)
+        step_ids = tok[:, None]
+    return [trim_at_stop(row, stop_id, pad_id) for row in out.tolist()]
+
+
+def trim_at_stop(tokens: list[int], stop_id: int, pad_id: int) -> list[int]:
+    if stop_id in tokens:
+        tokens = tokens[:tokens.index(stop_id)]
+    return [t for t in tokens if t != pad_id]

@@ -1,0 +1,216 @@
+"""Supervised training of a base chat model: next-token loss on assistant tokens of multi-turn conversations.
+
+Input: JSONL files, one conversation a line: {"Template": [system or "CUSTOM"], "User": [...], "Assistant": [...]}.
+A run directory keeps last/ (checkpoint + optimizer/RNG state, to resume) and best/ (lowest validation loss).
+"""
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .chat import render
+from .checkpoint import load_checkpoint, save_checkpoint
+from .device import autocast, pick_device
+from .model import ModelConfig, Transformer
+from .optim import load_train_state, lr_at, make_optimizer, save_train_state, seed_everything
+from .tokenizer import Tokenizer, train_tokenizer
+
+
+@dataclass
+class SFTConfig:
+    data: list[str] = field(default_factory=list)  # JSONL conversation files
+    run_dir: str = "runs/sft"
+    tokenizer: str = ""  # an existing tokenizer.model; empty: train one on the data
+    vocab_size: int = 4096
+    dim: int = 256
+    n_layers: int = 6
+    n_heads: int = 8
+    n_kv_heads: int = 4
+    max_seq_len: int = 256
+    batch_size: int = 32
+    grad_accum: int = 1
+    lr: float = 2e-3
+    warmup_steps: int = 100
+    max_steps: int = 2000
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    val_fraction: float = 0.02
+    eval_interval: int = 200
+    save_interval: int = 200
+    seed: int = 1337
+    device: str = "auto"
+    export: str = ""  # also write best/ here as fp16 when done
+    resume: bool = False
+
+
+def read_conversations(paths: list[str]) -> list[tuple[str, list[str], list[str]]]:
+    convs = []
+    for path in paths:
+        with open(path, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                row = json.loads(line)
+                if len(row["User"]) != len(row["Assistant"]) or len(row["Template"]) != 1:
+                    raise ValueError(f"{path}:{n}: User and Assistant must have equal lengths, Template one entry")
+                convs.append((row["Template"][0], row["User"], row["Assistant"]))
+    return convs
+
+
+def conversation_texts(convs):
+    for template, users, assistants in convs:
+        yield template
+        yield from users
+        yield from assistants
+
+
+def tokenize(tok: Tokenizer, convs, max_len: int) -> list[tuple[list[int], list[int]]]:
+    """(ids, loss mask) per conversation, cut to max_len + 1 tokens; conversations with nothing to learn dropped."""
+    out = []
+    for template, users, assistants in convs:
+        ids, mask = render(tok, template, users, assistants, scored="all")
+        ids, mask = ids[:max_len + 1], mask[:max_len + 1]
+        if sum(mask[1:]):
+            out.append((ids, mask))
+    return out
+
+
+def batch_order(n: int, batch_size: int, seed: int, epoch: int, lengths: list[int]) -> list[list[int]]:
+    """Shuffled batches of similar-length examples (less padding), reproducible from (seed, epoch)."""
+    rng = random.Random(seed * 1000 + epoch)
+    idx = list(range(n))
+    rng.shuffle(idx)
+    pool = batch_size * 50
+    batches = []
+    for start in range(0, n, pool):
+        chunk = sorted(idx[start:start + pool], key=lambda i: lengths[i])
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(examples, pad_id: int, device):
+    # -> inputs (B, T), targets (B, T), mask (B, T) with T = longest example - 1
+    width = max(len(ids) for ids, _ in examples) - 1
+    inputs = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    targets = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.float)
+    for i, (ids, m) in enumerate(examples):
+        n = len(ids) - 1
+        inputs[i, :n] = torch.tensor(ids[:-1])
+        targets[i, :n] = torch.tensor(ids[1:])
+        mask[i, :n] = torch.tensor(m[1:], dtype=torch.float)
+    return inputs.to(device), targets.to(device), mask.to(device)
+
+
+def masked_nll(model, inputs, targets, mask):
+    logits = model(inputs)  # (B, T, V)
+    nll = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none").view_as(mask)
+    return (nll * mask).sum() / mask.sum(), mask.sum()
+
+
+@torch.no_grad()
+def validation_loss(model, examples, cfg: SFTConfig, pad_id, device) -> float:
+    model.eval()
+    total, count = 0.0, 0.0
+    for i in range(0, len(examples), cfg.batch_size):
+        with autocast(device):
+            loss, n = masked_nll(model, *collate(examples[i:i + cfg.batch_size], pad_id, device))
+        total, count = total + loss.item() * n.item(), count + n.item()
+    model.train()
+    return total / max(count, 1.0)
+
+
+def prepare(cfg: SFTConfig, run: Path):
+    convs = read_conversations(cfg.data)
+    rng = random.Random(cfg.seed)
+    rng.shuffle(convs)
+    if cfg.tokenizer:
+        tok = Tokenizer.load(cfg.tokenizer)
+    elif (run / "tokenizer.model").exists():
+        tok = Tokenizer.load(run / "tokenizer.model")
+    else:
+        tok = train_tokenizer(conversation_texts(convs), cfg.vocab_size, run / "tokenizer.model", seed=cfg.seed)
+    n_val = max(1, int(len(convs) * cfg.val_fraction))
+    return tok, tokenize(tok, convs[n_val:], cfg.max_seq_len), tokenize(tok, convs[:n_val], cfg.max_seq_len)
+
+
+def train_sft(cfg: SFTConfig) -> dict:
+    run = Path(cfg.run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    seed_everything(cfg.seed)
+    device = pick_device(cfg.device)
+    tok, train, val = prepare(cfg, run)
+    mcfg = ModelConfig(vocab_size=tok.vocab_size, dim=cfg.dim, n_layers=cfg.n_layers, n_heads=cfg.n_heads,
+                       n_kv_heads=cfg.n_kv_heads, max_seq_len=cfg.max_seq_len)
+    model = Transformer(mcfg).to(device)
+    optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
+    progress = {"step": 0, "epoch": 0, "batch": 0, "tokens": 0, "best_val": float("inf")}
+    if cfg.resume and (run / "last").exists():
+        model.load_state_dict(load_checkpoint(run / "last", device)[0].state_dict())
+        progress = load_train_state(run / "last", optimizer)
+    (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    lengths = [len(ids) for ids, _ in train]
+    log = open(run / "metrics.jsonl", "a")
+    bar = tqdm(total=cfg.max_steps, initial=progress["step"], desc="sft", unit="step", dynamic_ncols=True)
+    order = batch_order(len(train), cfg.batch_size, cfg.seed, progress["epoch"], lengths)
+    model.train()
+    t0, tokens0 = time.time(), progress["tokens"]
+    while progress["step"] < cfg.max_steps:
+        lr = lr_at(progress["step"], cfg.lr, cfg.warmup_steps, cfg.max_steps)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        loss_sum = 0.0
+        for _ in range(cfg.grad_accum):
+            if progress["batch"] >= len(order):
+                progress["epoch"] += 1
+                progress["batch"] = 0
+                order = batch_order(len(train), cfg.batch_size, cfg.seed, progress["epoch"], lengths)
+            batch = collate([train[i] for i in order[progress["batch"]]], tok.pad, device)
+            progress["batch"] += 1
+            progress["tokens"] += int((batch[0] != tok.pad).sum())
+            with autocast(device):
+                loss, _ = masked_nll(model, *batch)
+            (loss / cfg.grad_accum).backward()
+            loss_sum += loss.item() / cfg.grad_accum
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip).item()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        progress["step"] += 1
+        step = progress["step"]
+        row = {"step": step, "loss": loss_sum, "lr": lr, "grad_norm": grad_norm, "epoch": progress["epoch"],
+               "tokens_per_s": (progress["tokens"] - tokens0) / (time.time() - t0)}
+        if step % cfg.eval_interval == 0 or step == cfg.max_steps:
+            row["val_loss"] = validation_loss(model, val, cfg, tok.pad, device)
+            if row["val_loss"] < progress["best_val"]:
+                progress["best_val"] = row["val_loss"]
+                save_checkpoint(run / "best", model, tok, {"sft_step": step, "val_loss": row["val_loss"],
+                                                           "tokens_seen": progress["tokens"]})
+        log.write(json.dumps(row) + "\n")
+        log.flush()
+        bar.set_postfix(loss=f"{loss_sum:.3f}", val=f"{row.get('val_loss', float('nan')):.3f}", lr=f"{lr:.1e}")
+        bar.update(1)
+        if step % cfg.save_interval == 0 or step == cfg.max_steps:
+            save_checkpoint(run / "last", model, tok, {"sft_step": step},
+                            add_files=lambda folder: save_train_state(folder, optimizer, progress))
+    bar.close()
+    log.close()
+    summary = {"steps": progress["step"], "tokens_seen": progress["tokens"], "best_val_loss": progress["best_val"],
+               "params": model.num_params(), "train_conversations": len(train), "val_conversations": len(val)}
+    if cfg.export:
+        export_best(run, Path(cfg.export), summary)
+    return summary
+
+
+def export_best(run: Path, out: Path, summary: dict) -> None:
+    model, tok, meta = load_checkpoint(run / "best")
+    save_checkpoint(out, model, tok, {**meta, **summary}, dtype=torch.float16)
+    shutil.copy(run / "config.json", out / "sft_config.json")
