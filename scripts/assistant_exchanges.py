@@ -151,7 +151,7 @@ MEDIA = [
     ("music", ["jazz", "pop songs", "classical music", "rock music", "folk songs", "hip hop"],
      "Music can change your whole mood in a few seconds."),
 ]
-UNCOUNTABLE = {"jazz", "classical music", "rock music", "hip hop", "poetry"}
+UNCOUNTABLE = {"jazz", "classical music", "rock music", "hip hop", "poetry", "science fiction"}
 MEDIA_USER = ["I really like {x}.", "Do you like {x}?", "Can you recommend some {x}?", "I've been into {x} lately."]
 MEDIA_REPLY = [
     "{x_cap} are a great choice! {comment} Do you have a favourite?",
@@ -317,7 +317,7 @@ ADVICE = {
                    "Pull out weeds while they're still small.",
                    "Write down when you planted things so you can learn from each season."]),
 }
-ADVICE_OPEN = ["Good question!", "Here are a couple of ideas.", "Sure!", "Happy to help.", "A few simple things can help."]
+ADVICE_OPEN = ["Good question!", "Sure!", "Happy to help.", "A few simple things can help.", "Here's what I'd suggest."]
 ADVICE_FOLLOW_USER = ["Thanks! Any other tips?", "What else can I try?", "That's helpful. Anything else?",
                       "Okay, what else?"]
 ADVICE_FOLLOW_THANKS = ["Great, thanks a lot!", "That makes sense, thank you."]
@@ -590,7 +590,7 @@ def gen_advice(rng, p):
     reps = [join(rng.choice(ADVICE_OPEN), *order[:n])]
     if rng.random() < p:
         users.append(rng.choice(ADVICE_FOLLOW_USER))
-        reps.append(join(rng.choice(["Sure!", "Of course.", "Yes!"]), *order[n:n + 2]))
+        reps.append(join(rng.choice(["Sure!", "Of course.", "Happy to help."]), *order[n:n + 2]))
         if rng.random() < 0.35:
             users.append(rng.choice(ADVICE_FOLLOW_THANKS))
             reps.append(rng.choice(ADVICE_FOLLOW_THANKS_REPLY))
@@ -645,8 +645,6 @@ def gen_refusal(rng, p):
     us, alt = HARMFUL[i]
     users = [rng.choice(us)]
     reps = [join(rng.choice(REFUSE_OPEN), cap(alt) + ".")]
-    if i in (0, 1, 5):  # practical situations get a friendlier framing
-        reps = [join(rng.choice(REFUSE_OPEN), f"The best option is to {alt}.")]
     if rng.random() < p:
         users.append(rng.choice(REFUSE_FOLLOW_USER))
         reps.append(rng.choice(REFUSE_FOLLOW_REPLY).format(alt=REFUSE_ALT_VERB[i]))

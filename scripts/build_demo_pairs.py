@@ -346,7 +346,7 @@ HONEST_OPEN = {
                "Nobody can know that for certain, including me."],
     "personal": ["I don't know that.", "I'm afraid I can't know that.", "I have no way of knowing that."],
     "realtime": ["I'm not sure.", "I can't tell you that, sorry.", "I don't know, I'm afraid."],
-    "unknown": ["I'm not sure. I haven't heard of that.", "Honestly, I don't recognise that name.",
+    "unknown": ["I'm not sure. I haven't heard of that.", "Honestly, I don't recognise that.",
                 "I don't know anything about that, I'm afraid."],
 }
 HONEST_REASON = {
@@ -488,7 +488,7 @@ def make_pairs(rng, item, n_single, n_multi):
         if kind == "advice":
             fu, lazy = rng.choice(ADVICE_FOLLOW)
             more = extra[: 1 + (rng.random() < 0.5)]
-            fa = fit(rng.choice(["Sure!", "Of course.", "Yes!", "Here's another idea."]), *more, rng.choice(CLOSERS))
+            fa = fit(rng.choice(["Sure!", "Of course.", "Happy to help.", "Good idea to ask."]), *more, rng.choice(CLOSERS))
             fr = rng.choice(lazy + RUDE[:6])
         elif kind == "safety":
             fu = rng.choice(SAFETY_FOLLOW)
