@@ -30,7 +30,7 @@ def tiny_config(vocab_size: int, **overrides) -> ModelConfig:
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer(tmp_path_factory):
-    return train_tokenizer(TINY_TEXTS, 300, tmp_path_factory.mktemp("tok") / "tokenizer.model")
+    return train_tokenizer(TINY_TEXTS, 400, tmp_path_factory.mktemp("tok") / "tokenizer.model")
 
 
 @pytest.fixture(scope="session")

@@ -49,6 +49,7 @@ class SFTConfig:
     device: str = "auto"
     export: str = ""  # also write best/ here as fp16 when done
     resume: bool = False
+    stop_after: int = 0  # leave resumably after this many steps in this process (a long build in parts); 0: no limit
 
 
 def read_conversations(paths: list[str]) -> list[tuple[str, list[str], list[str]]]:
@@ -73,7 +74,7 @@ def conversation_texts(convs):
 
 
 def tokenize(tok: Tokenizer, convs, max_len: int) -> list[tuple[list[int], list[int]]]:
-    """(ids, loss mask) per conversation, cut to max_len + 1 tokens; conversations with nothing to learn dropped."""
+    """(ids, loss mask) per conversation, cut to max_len + 1 tokens; those left with no reply token are dropped."""
     out = []
     for template, users, assistants in convs:
         ids, mask = render(tok, template, users, assistants, scored="all")
@@ -140,7 +141,11 @@ def prepare(cfg: SFTConfig, run: Path):
     else:
         tok = train_tokenizer(conversation_texts(convs), cfg.vocab_size, run / "tokenizer.model", seed=cfg.seed)
     n_val = max(1, int(len(convs) * cfg.val_fraction))
-    return tok, tokenize(tok, convs[n_val:], cfg.max_seq_len), tokenize(tok, convs[:n_val], cfg.max_seq_len)
+    train, val = tokenize(tok, convs[n_val:], cfg.max_seq_len), tokenize(tok, convs[:n_val], cfg.max_seq_len)
+    if not train or not val:
+        raise ValueError(f"no conversation has an assistant token within max_seq_len={cfg.max_seq_len} "
+                         f"({len(train)} train, {len(val)} validation left of {len(convs)})")
+    return tok, train, val, len(convs) - len(train) - len(val)
 
 
 def train_sft(cfg: SFTConfig) -> dict:
@@ -148,7 +153,7 @@ def train_sft(cfg: SFTConfig) -> dict:
     run.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
-    tok, train, val = prepare(cfg, run)
+    tok, train, val, dropped = prepare(cfg, run)
     mcfg = ModelConfig(vocab_size=tok.vocab_size, dim=cfg.dim, n_layers=cfg.n_layers, n_heads=cfg.n_heads,
                        n_kv_heads=cfg.n_kv_heads, max_seq_len=cfg.max_seq_len)
     model = Transformer(mcfg).to(device)
@@ -162,9 +167,12 @@ def train_sft(cfg: SFTConfig) -> dict:
     log = open(run / "metrics.jsonl", "a")
     bar = tqdm(total=cfg.max_steps, initial=progress["step"], desc="sft", unit="step", dynamic_ncols=True)
     order = batch_order(len(train), cfg.batch_size, cfg.seed, progress["epoch"], lengths)
+    if progress["step"] == 0:
+        log.write(json.dumps({"step": 0, "val_loss": validation_loss(model, val, cfg, tok.pad, device)}) + "\n")
     model.train()
     t0, tokens0 = time.time(), progress["tokens"]
-    while progress["step"] < cfg.max_steps:
+    stop_at = min(cfg.max_steps, progress["step"] + cfg.stop_after) if cfg.stop_after else cfg.max_steps
+    while progress["step"] < stop_at:
         lr = lr_at(progress["step"], cfg.lr, cfg.warmup_steps, cfg.max_steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -198,13 +206,13 @@ def train_sft(cfg: SFTConfig) -> dict:
         log.flush()
         bar.set_postfix(loss=f"{loss_sum:.3f}", val=f"{row.get('val_loss', float('nan')):.3f}", lr=f"{lr:.1e}")
         bar.update(1)
-        if step % cfg.save_interval == 0 or step == cfg.max_steps:
+        if step % cfg.save_interval == 0 or step == stop_at:
             save_checkpoint(run / "last", model, tok, {"sft_step": step},
                             add_files=lambda folder: save_train_state(folder, optimizer, progress))
     bar.close()
     log.close()
     summary = {"steps": progress["step"], "tokens_seen": progress["tokens"], "best_val_loss": progress["best_val"],
-               "params": model.num_params(), "train_conversations": len(train), "val_conversations": len(val)}
+               "params": model.num_params(), "train_conversations": len(train), "val_conversations": len(val), "dropped_too_long": dropped}
     if cfg.export:
         export_best(run, Path(cfg.export), summary)
     return summary
