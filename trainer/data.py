@@ -1,0 +1,131 @@
+"""Seed-format preference examples -> token ids -> length-bucketed batches of [chosen rows; rejected rows].
+
+The scored response is the final assistant turn plus <EOA>; its prompt is the template and the conversation before
+it, each side with its own history (Accepted[:-1] for the chosen side, Rejected[:-1] for the rejected one).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
+
+import torch
+
+from .chat import render_prompt, render_reply
+from .sft import batch_order
+from .tokenizer import Tokenizer
+
+
+@dataclass(frozen=True)
+class Pair:
+    chosen_prompt: tuple[int, ...]
+    chosen: tuple[int, ...]  # response ids, <EOA> included unless capped away
+    rejected_prompt: tuple[int, ...]
+    rejected: tuple[int, ...]
+
+    @property
+    def length(self) -> int:
+        return max(len(self.chosen_prompt) + len(self.chosen), len(self.rejected_prompt) + len(self.rejected))
+
+    @cached_property
+    def key(self) -> str:
+        """sha256 of the ids as scored: the example hash of the reference cache (a new truncation is a new key)."""
+        ids = [self.chosen_prompt, self.chosen, self.rejected_prompt, self.rejected]
+        return hashlib.sha256(json.dumps(ids).encode()).hexdigest()
+
+
+def split_examples(examples: list[dict], eval_fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """A seeded shuffle, then (train, held-out); at least one held-out example when eval_fraction > 0."""
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    n_eval = max(1, round(len(examples) * eval_fraction)) if eval_fraction > 0 else 0
+    return [examples[i] for i in order[n_eval:]], [examples[i] for i in order[:n_eval]]
+
+
+def fit(prompt: list[int], response: list[int], max_len: int, max_response_len: int):
+    """Cap the response at max_response_len, then keep the end of the prompt so both fit in max_len."""
+    response_cut = len(response) > max_response_len
+    response = response[:max_response_len]
+    room = max_len - len(response)
+    prompt_cut = len(prompt) > room
+    return tuple(prompt[-room:]), tuple(response), prompt_cut, response_cut
+
+
+def encode_example(tok: Tokenizer, example: dict, max_len: int, max_response_len: int):
+    """-> (Pair, prompt truncated?, response truncated?)"""
+    template, users = example["Template"][0], example["User"]
+    sides = [fit(render_prompt(tok, template, users, replies), render_reply(tok, replies[-1]), max_len, max_response_len)
+             for replies in (example["Accepted"], example["Rejected"])]
+    (cp, c, cp_cut, c_cut), (rp, r, rp_cut, r_cut) = sides
+    return Pair(cp, c, rp, r), cp_cut or rp_cut, c_cut or r_cut
+
+
+def encode_examples(tok: Tokenizer, examples: list[dict], max_len: int, max_response_len: int):
+    """-> (pairs, the examples they came from, counts). Pairs with nothing left to prefer (identical after
+    truncation) are dropped; every truncation and drop is counted."""
+    if not 0 < max_response_len < max_len:
+        raise ValueError(f"need 0 < max_response_len ({max_response_len}) < max_len ({max_len})")
+    pairs, kept = [], []
+    counts = {"examples": len(examples), "used": 0, "prompt_truncated": 0, "response_truncated": 0, "dropped_identical": 0}
+    for example in examples:
+        pair, prompt_cut, response_cut = encode_example(tok, example, max_len, max_response_len)
+        counts["prompt_truncated"] += prompt_cut
+        counts["response_truncated"] += response_cut
+        if (pair.chosen_prompt + pair.chosen) == (pair.rejected_prompt + pair.rejected):
+            counts["dropped_identical"] += 1
+            continue
+        pairs.append(pair)
+        kept.append(example)
+    counts["used"] = len(pairs)
+    return pairs, kept, counts
+
+
+class Batch(NamedTuple):
+    inputs: torch.Tensor  # (2B, T) chosen rows then rejected rows, right-padded
+    targets: torch.Tensor  # (2B, T) the next token at each position
+    mask: torch.Tensor  # (2B, T) 1 where the target is a response token
+    tokens: int  # real (non-pad) input tokens
+
+    @property
+    def counts(self) -> torch.Tensor:  # (2B,) response tokens per row
+        return self.mask.sum(-1)
+
+
+def collate(pairs: list[Pair], pad_id: int, device) -> Batch:
+    """One batch for a single concatenated forward; right padding cannot affect real tokens under a causal mask."""
+    rows = [(p.chosen_prompt, p.chosen) for p in pairs] + [(p.rejected_prompt, p.rejected) for p in pairs]
+    width = max(len(prompt) + len(response) for prompt, response in rows) - 1
+    inputs = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    targets = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.float)
+    for i, (prompt, response) in enumerate(rows):
+        seq = prompt + response
+        n = len(seq) - 1
+        inputs[i, :n] = torch.tensor(seq[:-1])
+        targets[i, :n] = torch.tensor(seq[1:])
+        mask[i, len(prompt) - 1:n] = 1  # targets from the first response token on
+    tokens = sum(len(prompt) + len(response) - 1 for prompt, response in rows)
+    return Batch(inputs.to(device), targets.to(device), mask.to(device), tokens)
+
+
+def step_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Index lists of exactly batch_size pairs, one per optimizer step, similar lengths together; reproducible from
+    (seed, epoch). The few pairs left over in an epoch come round again in the next, differently shuffled one."""
+    if len(lengths) < batch_size:
+        raise ValueError(f"{len(lengths)} training pairs cannot fill one batch of {batch_size}")
+    return [b for b in batch_order(len(lengths), batch_size, seed, epoch, lengths) if len(b) == batch_size]
+
+
+def micro_batches(step: list[int], grad_accum: int, rank: int, world: int) -> list[list[int]]:
+    """This process's share of a step: grad_accum consecutive slices, each dealt out across the world's ranks."""
+    size = len(step) // grad_accum
+    return [step[i * size:(i + 1) * size][rank::world] for i in range(grad_accum)]
+
+
+def eval_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Every index once, sorted by length so each batch pads little."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
