@@ -1,0 +1,828 @@
+"""The preference store: one SQLite file, written through sqlite-utils.
+
+Raw judgments are kept and the training pairs derived from them:
+
+    prompts (work queue) -> conversations -> turns -> candidates (human or model, edited_from)
+                                               \\-> rankings (tiers with ties) --pairing--> examples
+
+An example is one seed-format pair with its provenance: the conversation, ranking and candidates it came from,
+or, for imported data, its source and source_ref (file:line). Examples with the same content are stored once
+(content_hash is unique). Deleting is soft (deleted_at) and can be undone.
+
+Every public method is one unit of work on its own connection, so the store can be called from any Gradio
+worker thread; writes run in one IMMEDIATE transaction (all or nothing, and no lock upgrade to fail under
+concurrency), readers never block them (WAL).
+"""
+
+import hashlib
+import json
+import math
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import sqlite_utils
+
+from studio import pairing
+from trainer.seed import KEYS, SeedError, check_example
+
+STATUSES = ("draft", "done", "skipped", "discarded")
+ORIGINS = ("human", "model")
+BUSY_TIMEOUT_S = 10.0
+NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"  # UTC, fixed width, so timestamps compare as text
+
+MIGRATIONS = [
+    f"""
+    CREATE TABLE prompts (
+        id INTEGER PRIMARY KEY,
+        template TEXT NOT NULL DEFAULT 'CUSTOM' CHECK (trim(template) != ''),
+        text TEXT NOT NULL CHECK (trim(text) != ''),
+        source TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'assigned', 'done')),
+        assigned_to TEXT,
+        assigned_at TEXT,
+        created_at TEXT NOT NULL DEFAULT ({NOW}),
+        UNIQUE (template, text)
+    );
+    CREATE INDEX prompts_queue ON prompts (status, id);
+    CREATE TABLE prompt_skips (
+        prompt_id INTEGER NOT NULL REFERENCES prompts (id),
+        annotator TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT ({NOW}),
+        PRIMARY KEY (prompt_id, annotator)
+    );
+    CREATE TABLE conversations (
+        id INTEGER PRIMARY KEY,
+        template TEXT NOT NULL CHECK (trim(template) != ''),
+        status TEXT NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'done', 'skipped', 'discarded')),
+        source TEXT NOT NULL DEFAULT '',
+        annotator TEXT NOT NULL DEFAULT '',
+        prompt_id INTEGER REFERENCES prompts (id),
+        created_at TEXT NOT NULL DEFAULT ({NOW}),
+        updated_at TEXT NOT NULL DEFAULT ({NOW})
+    );
+    CREATE INDEX conversations_annotator ON conversations (annotator, status);
+    CREATE TABLE turns (
+        conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+        idx INTEGER NOT NULL CHECK (idx >= 0),
+        user TEXT NOT NULL CHECK (trim(user) != ''),
+        reply_id INTEGER REFERENCES candidates (id),  -- the accepted reply the conversation continues with
+        PRIMARY KEY (conversation_id, idx)
+    );
+    CREATE TABLE candidates (
+        id INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL,
+        turn INTEGER NOT NULL,
+        text TEXT NOT NULL CHECK (trim(text) != ''),
+        origin TEXT NOT NULL CHECK (origin IN ('human', 'model')),
+        checkpoint TEXT,
+        sampling TEXT CHECK (sampling IS NULL OR json_valid(sampling)),
+        edited_from INTEGER REFERENCES candidates (id),
+        annotator TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL DEFAULT ({NOW}),
+        FOREIGN KEY (conversation_id, turn) REFERENCES turns (conversation_id, idx)
+    );
+    CREATE INDEX candidates_turn ON candidates (conversation_id, turn);
+    CREATE TABLE rankings (
+        id INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL,
+        turn INTEGER NOT NULL,
+        annotator TEXT NOT NULL DEFAULT '',
+        tiers TEXT NOT NULL CHECK (json_valid(tiers)),  -- [[best ids], [next ids], ...]; a tier is a tie
+        acceptable INTEGER,  -- how many top tiers are good enough to train towards; NULL = all
+        strategy TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT ({NOW}),
+        superseded_at TEXT,
+        FOREIGN KEY (conversation_id, turn) REFERENCES turns (conversation_id, idx)
+    );
+    CREATE INDEX rankings_turn ON rankings (conversation_id, turn);
+    CREATE TABLE examples (
+        id INTEGER PRIMARY KEY,
+        content_hash TEXT NOT NULL UNIQUE,
+        template TEXT NOT NULL,
+        user TEXT NOT NULL,      -- JSON arrays of strings, one item per turn
+        accepted TEXT NOT NULL,
+        rejected TEXT NOT NULL,
+        n_turns INTEGER NOT NULL CHECK (n_turns >= 1),
+        status TEXT NOT NULL DEFAULT 'done' CHECK (status IN ('draft', 'done', 'skipped', 'discarded')),
+        annotator TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL DEFAULT '',
+        source_ref TEXT NOT NULL DEFAULT '',
+        split TEXT NOT NULL DEFAULT 'train',
+        meta TEXT,               -- JSON object: what the source said beyond the pair (PKU labels, ...)
+        conversation_id INTEGER REFERENCES conversations (id),
+        ranking_id INTEGER REFERENCES rankings (id),
+        accepted_id INTEGER REFERENCES candidates (id),
+        rejected_id INTEGER REFERENCES candidates (id),
+        created_at TEXT NOT NULL DEFAULT ({NOW}),
+        updated_at TEXT NOT NULL DEFAULT ({NOW}),
+        deleted_at TEXT,
+        CHECK (json_array_length(user) = n_turns AND json_array_length(accepted) = n_turns
+               AND json_array_length(rejected) = n_turns),
+        CHECK (json_extract(accepted, '$[#-1]') != json_extract(rejected, '$[#-1]'))
+    );
+    CREATE INDEX examples_conversation ON examples (conversation_id);
+    -- Covers counting and paging under any attribute filter without reading the (large) rows.
+    CREATE INDEX examples_page ON examples (deleted_at, id, status, annotator, source, split, created_at);
+    """,
+]
+
+_FILTER_COLUMNS = ("annotator", "status", "source", "split")
+_EXAMPLE_COLUMNS = ("content_hash", "template", "user", "accepted", "rejected", "n_turns", "status", "annotator",
+                    "source", "source_ref", "split", "meta", "conversation_id", "ranking_id", "accepted_id",
+                    "rejected_id")
+_INSERT_EXAMPLE = (f"INSERT INTO examples ({', '.join(_EXAMPLE_COLUMNS)}) "
+                   f"VALUES ({', '.join(':' + c for c in _EXAMPLE_COLUMNS)}) ON CONFLICT (content_hash) ")
+
+
+class StoreError(ValueError):
+    """A request the store refuses (unknown id, wrong state); the message says why."""
+
+
+class DuplicateExample(StoreError):
+    def __init__(self, existing_id):
+        self.existing_id = existing_id
+        super().__init__(f"an example with the same content already exists (id {existing_id})")
+
+
+# --------------------------------------------------------------------------------------------------- value types
+
+@dataclass(frozen=True)
+class Example:
+    id: int
+    seed: dict  # {"Template": [...], "User": [...], "Accepted": [...], "Rejected": [...]}
+    status: str
+    annotator: str
+    source: str
+    source_ref: str
+    split: str
+    meta: dict | None
+    conversation_id: int | None
+    ranking_id: int | None
+    accepted_id: int | None
+    rejected_id: int | None
+    content_hash: str
+    created_at: str
+    updated_at: str
+    deleted_at: str | None
+
+
+@dataclass(frozen=True)
+class ExampleFilter:
+    """Which examples a list, export or report covers. A field left at None matches everything; the annotator,
+    status, source and split fields also take a list of values. since/until bound created_at (since inclusive,
+    until exclusive; a date-only until means up to the end of that day)."""
+    annotator: str | list | None = None
+    status: str | list | None = None
+    source: str | list | None = None
+    split: str | list | None = None
+    since: str | date | datetime | None = None
+    until: str | date | datetime | None = None
+    text: str | None = None  # a substring of any message or the template
+    deleted: bool = False    # True lists the soft-deleted examples (the trash) instead of the live ones
+
+    def where(self) -> tuple[str, list]:
+        clauses = ["deleted_at IS NOT NULL" if self.deleted else "deleted_at IS NULL"]
+        params = []
+        for column in _FILTER_COLUMNS:
+            values = getattr(self, column)
+            if values is not None:
+                values = [values] if isinstance(values, str) else list(values)
+                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params += values
+        if self.since is not None:
+            clauses.append("created_at >= ?")
+            params.append(timestamp(self.since))
+        if self.until is not None:
+            clauses.append("created_at < ?")
+            params.append(timestamp(self.until, end_of_day=True))
+        if self.text:  # case-insensitive for ASCII; the message columns hold JSON, so match the escaped text
+            clauses.append("(template LIKE ? ESCAPE '\\' OR user LIKE ? ESCAPE '\\' OR accepted LIKE ? ESCAPE '\\' "
+                           "OR rejected LIKE ? ESCAPE '\\')")
+            params += [_like(self.text)] + [_like(json.dumps(self.text, ensure_ascii=False)[1:-1])] * 3
+        return " AND ".join(clauses), params
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Example]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.page_size))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: int
+    turn: int
+    text: str
+    origin: str
+    checkpoint: str | None
+    sampling: dict | None
+    edited_from: int | None
+    annotator: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Ranking:
+    id: int
+    turn: int
+    annotator: str
+    tiers: list[list[int]]
+    acceptable: int | None
+    strategy: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Turn:
+    idx: int
+    user: str
+    reply_id: int | None
+    candidates: list[Candidate]
+    rankings: list[Ranking]  # the current ranking of each annotator who ranked this turn
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: int
+    template: str
+    status: str
+    annotator: str
+    source: str
+    prompt_id: int | None
+    created_at: str
+    updated_at: str
+    turns: list[Turn]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    id: int
+    template: str
+    text: str
+    source: str
+
+
+@dataclass(frozen=True)
+class RankingResult:
+    ranking_id: int
+    example_ids: list[int]    # the pairs this ranking stands behind now
+    duplicate_ids: list[int]  # pairs that already existed elsewhere (stored once, under their first provenance)
+    identical: int            # pairs skipped because both candidates have the same text
+
+
+# --------------------------------------------------------------------------------------------------- helpers
+
+def timestamp(value, end_of_day=False) -> str:
+    """A date, datetime or ISO string as a stored timestamp; a date alone means its start (or, with
+    end_of_day, the start of the next day). Naive times are taken as UTC."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        value = datetime.combine(value + timedelta(days=end_of_day), time(), timezone.utc)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def example_row(seed, *, status="done", annotator="", source="", source_ref="", split="train", meta=None,
+                conversation_id=None, ranking_id=None, accepted_id=None, rejected_id=None) -> dict:
+    """The examples row for a seed example: validated (SeedError), JSON-encoded, content-hashed."""
+    seed = check_example(seed)
+    _check_status(status)
+    columns = [_to_json(seed[k]) for k in KEYS]
+    return {"content_hash": hashlib.sha256("\n".join(columns).encode()).hexdigest(),
+            "template": seed["Template"][0], "user": columns[1], "accepted": columns[2], "rejected": columns[3],
+            "n_turns": len(seed["User"]), "status": status, "annotator": annotator, "source": source,
+            "source_ref": source_ref, "split": split,
+            "meta": None if meta is None else _to_json(meta),
+            "conversation_id": conversation_id, "ranking_id": ranking_id, "accepted_id": accepted_id,
+            "rejected_id": rejected_id}
+
+
+_to_json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps builds a new encoder per call for that flag
+
+
+def content_hash(seed) -> str:
+    return example_row(seed)["content_hash"]
+
+
+def _like(text):
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _check_status(status):
+    if status not in STATUSES:
+        raise StoreError(f"unknown status {status!r} (expected one of {', '.join(STATUSES)})")
+
+
+def _rows(db, sql, params=()) -> Iterator[dict]:
+    """Rows as dicts, fetched lazily from a plain cursor (no savepoint: long exports must not hold one)."""
+    cursor = db.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return (dict(zip(names, row)) for row in cursor)
+
+
+def _one(db, sql, params=()) -> dict | None:
+    cursor = db.execute(sql, params)
+    row = cursor.fetchone()
+    names = [d[0] for d in cursor.description]
+    cursor.close()  # an INSERT ... RETURNING must not stay open until the COMMIT
+    return None if row is None else dict(zip(names, row))
+
+
+def _example(row) -> Example:
+    seed = {"Template": [row["template"]], "User": json.loads(row["user"]),
+            "Accepted": json.loads(row["accepted"]), "Rejected": json.loads(row["rejected"])}
+    return Example(id=row["id"], seed=seed, status=row["status"], annotator=row["annotator"], source=row["source"],
+                   source_ref=row["source_ref"], split=row["split"],
+                   meta=None if row["meta"] is None else json.loads(row["meta"]),
+                   conversation_id=row["conversation_id"], ranking_id=row["ranking_id"],
+                   accepted_id=row["accepted_id"], rejected_id=row["rejected_id"], content_hash=row["content_hash"],
+                   created_at=row["created_at"], updated_at=row["updated_at"], deleted_at=row["deleted_at"])
+
+
+def _insert_example(db, row) -> int | None:
+    """Insert one example row; a duplicate of a deleted example of the same conversation comes back to life
+    (the annotator re-derived it), any other duplicate is left alone and None returned."""
+    found = _one(db, _INSERT_EXAMPLE + f"""DO UPDATE SET deleted_at = NULL, updated_at = {NOW},
+                     ranking_id = excluded.ranking_id, accepted_id = excluded.accepted_id,
+                     rejected_id = excluded.rejected_id, status = excluded.status
+                 WHERE examples.deleted_at IS NOT NULL AND examples.conversation_id = excluded.conversation_id
+                 RETURNING id""", row)
+    return found and found["id"]
+
+
+class BulkInsert:
+    """Examples added in batches inside one transaction (see Store.bulk_insert)."""
+
+    def __init__(self, db, batch_size):
+        self.db, self.batch_size, self.rows = db, batch_size, []
+        self.added = self.duplicates = 0
+
+    def add(self, seed, **attrs):
+        """Queue one example (SeedError if invalid); it is inserted with its batch, or skipped as a duplicate."""
+        self.add_row(example_row(seed, **attrs))
+
+    def add_row(self, row):
+        """Queue a row made by example_row (validated there)."""
+        self.rows.append(row)
+        if len(self.rows) >= self.batch_size:
+            self.flush()
+
+    def flush(self):
+        if self.rows:
+            added = self.db.conn.executemany(_INSERT_EXAMPLE + "DO NOTHING", self.rows).rowcount
+            self.added += added
+            self.duplicates += len(self.rows) - added
+            self.rows.clear()
+
+
+# --------------------------------------------------------------------------------------------------- the store
+
+class Store:
+    def __init__(self, path, *, busy_timeout=BUSY_TIMEOUT_S):
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self._migrate()
+        # Closing the last connection to a WAL database checkpoints it and deletes the WAL, an fsync every unit of
+        # work (20 ms instead of 1). One idle connection, held open and never queried, keeps closing cheap.
+        self._anchor = sqlite3.connect(self.path, check_same_thread=False)
+        self._anchor.execute("SELECT 1 FROM schema_version LIMIT 1").fetchall()
+
+    def close(self):
+        self._anchor.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"Store({str(self.path)!r})"
+
+    # -- connections ------------------------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite_utils.Database:
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")  # durable across application crashes in WAL mode, and faster
+        return sqlite_utils.Database(conn, execute_plugins=False)
+
+    @contextmanager
+    def _unit(self, write=False) -> Iterator[sqlite_utils.Database]:
+        """A unit of work on a fresh connection; a writing unit is one IMMEDIATE transaction."""
+        db = self._connect()
+        try:
+            if write:
+                db.execute("BEGIN IMMEDIATE")
+            yield db
+            if write:
+                db.execute("COMMIT")
+        except BaseException:
+            if db.conn.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+
+    def _migrate(self):
+        with self._unit() as db:
+            db.enable_wal()  # a property of the file: set once, outside a transaction
+        with self._unit(write=True) as db:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version "
+                       f"(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT ({NOW}))")
+            version = db.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise StoreError(f"{self.path} has schema version {version}, newer than this DPO Studio knows "
+                                 f"({len(MIGRATIONS)}); upgrade DPO Studio to open it")
+            for number, sql in enumerate(MIGRATIONS[version:], version + 1):
+                db.executescript(sql)
+                db["schema_version"].insert({"version": number})
+
+    @property
+    def schema_version(self) -> int:
+        with self._unit() as db:
+            return db.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+
+    # -- examples ---------------------------------------------------------------------------------------------
+
+    def add_example(self, seed, *, status="done", annotator="", source="", source_ref="", split="train",
+                    meta=None) -> tuple[int, bool]:
+        """Store one seed example; returns (id, created). Same content as a stored example: (its id, False)."""
+        row = example_row(seed, status=status, annotator=annotator, source=source, source_ref=source_ref,
+                          split=split, meta=meta)
+        with self._unit(write=True) as db:
+            new_id = _insert_example(db, row)
+            if new_id is not None:
+                return new_id, True
+            return _one(db, "SELECT id FROM examples WHERE content_hash = ?", [row["content_hash"]])["id"], False
+
+    @contextmanager
+    def bulk_insert(self, batch_size=1000) -> Iterator[BulkInsert]:
+        """One transaction for many examples: `with store.bulk_insert() as bulk: bulk.add(seed, source=...)`.
+        Everything is committed when the block ends, nothing if it raises. Duplicates are counted, not stored."""
+        with self._unit(write=True) as db:
+            bulk = BulkInsert(db, batch_size)
+            yield bulk
+            bulk.flush()
+
+    def get_example(self, example_id) -> Example | None:
+        """The example, deleted or not; None if there is no such id."""
+        with self._unit() as db:
+            row = _one(db, "SELECT * FROM examples WHERE id = ?", [example_id])
+        return row and _example(row)
+
+    def update_example(self, example_id, *, seed=None, status=None, annotator=None, split=None,
+                       meta=None) -> Example:
+        """Change an example's content or attributes. New content is validated (SeedError) and must not
+        duplicate another example (DuplicateExample)."""
+        changes = {k: v for k, v in dict(status=status, annotator=annotator, split=split).items() if v is not None}
+        if status is not None:
+            _check_status(status)
+        if seed is not None:
+            row = example_row(seed)
+            changes.update({k: row[k] for k in ("content_hash", "template", "user", "accepted", "rejected",
+                                                "n_turns")})
+        if meta is not None:
+            changes["meta"] = _to_json(meta)
+        with self._unit(write=True) as db:
+            self._require(db, "examples", example_id)
+            if "content_hash" in changes:
+                other = _one(db, "SELECT id FROM examples WHERE content_hash = ? AND id != ?",
+                             [changes["content_hash"], example_id])
+                if other:
+                    raise DuplicateExample(other["id"])
+            if changes:
+                assignments = ", ".join(f"{k} = :{k}" for k in changes)
+                db.execute(f"UPDATE examples SET {assignments}, updated_at = {NOW} WHERE id = :id",
+                           {**changes, "id": example_id})
+            return _example(_one(db, "SELECT * FROM examples WHERE id = ?", [example_id]))
+
+    def delete_example(self, example_id) -> bool:
+        """Soft-delete; True if it was live. Undo with undelete_example."""
+        return self._set_deleted(example_id, NOW)
+
+    def undelete_example(self, example_id) -> bool:
+        """Bring a soft-deleted example back; True if it was deleted."""
+        return self._set_deleted(example_id, "NULL")
+
+    def _set_deleted(self, example_id, value):
+        with self._unit(write=True) as db:
+            self._require(db, "examples", example_id)
+            state = "IS NULL" if value == NOW else "IS NOT NULL"
+            return db.execute(f"UPDATE examples SET deleted_at = {value}, updated_at = {NOW} "
+                              f"WHERE id = ? AND deleted_at {state}", [example_id]).rowcount == 1
+
+    def list_examples(self, filters=None, page=1, page_size=50) -> Page:
+        """One page of examples, newest first, with the total count for the filter."""
+        if page < 1 or page_size < 1:
+            raise StoreError("page and page_size start at 1")
+        where, params = (filters or ExampleFilter()).where()
+        with self._unit() as db:
+            total = db.execute(f"SELECT count(*) FROM examples WHERE {where}", params).fetchone()[0]
+            rows = _rows(db, f"""SELECT * FROM examples WHERE id IN (SELECT id FROM examples WHERE {where}
+                                 ORDER BY id DESC LIMIT ? OFFSET ?) ORDER BY id DESC""",
+                         params + [page_size, (page - 1) * page_size])
+            return Page([_example(r) for r in rows], total, page, page_size)
+
+    def count_examples(self, filters=None) -> int:
+        where, params = (filters or ExampleFilter()).where()
+        with self._unit() as db:
+            return db.execute(f"SELECT count(*) FROM examples WHERE {where}", params).fetchone()[0]
+
+    def count_by(self, column, filters=None) -> dict:
+        """{value: number of examples} for annotator, status, source, split or n_turns."""
+        if column not in _FILTER_COLUMNS + ("n_turns",):
+            raise StoreError(f"cannot count by {column!r}")
+        where, params = (filters or ExampleFilter()).where()
+        with self._unit() as db:
+            return dict(db.execute(f"SELECT {column}, count(*) FROM examples WHERE {where} "
+                                   f"GROUP BY {column} ORDER BY {column}", params).fetchall())
+
+    def iter_examples(self, filters=None) -> Iterator[Example]:
+        """Every matching example, oldest first, streamed (the connection stays open while iterating)."""
+        where, params = (filters or ExampleFilter()).where()
+        with self._unit() as db:
+            yield from map(_example, _rows(db, f"SELECT * FROM examples WHERE {where} ORDER BY id", params))
+
+    def export_examples(self, filters=None) -> Iterator[dict]:
+        """The seed examples an export writes: a pure function of the store (insertion order, streamed)."""
+        where, params = (filters or ExampleFilter()).where()
+        with self._unit() as db:
+            for template, user, accepted, rejected in db.execute(
+                    f"SELECT template, user, accepted, rejected FROM examples WHERE {where} ORDER BY id", params):
+                yield {"Template": [template], "User": json.loads(user), "Accepted": json.loads(accepted),
+                       "Rejected": json.loads(rejected)}
+
+    # -- annotation: conversations, candidates, rankings ---------------------------------------------------------
+
+    def start_conversation(self, *, annotator="", template="CUSTOM", user=None, prompt_id=None,
+                           source="annotate") -> int:
+        """A new draft conversation; from a queued prompt (its template and text become turn 0) or from
+        `template` and an optional first `user` message."""
+        with self._unit(write=True) as db:
+            if prompt_id is not None:
+                prompt = self._require(db, "prompts", prompt_id)
+                template, user = prompt["template"], prompt["text"]
+                db.execute(f"UPDATE prompts SET status = 'assigned', assigned_to = ?, assigned_at = {NOW} "
+                           "WHERE id = ? AND status != 'done'", [annotator, prompt_id])
+            if not isinstance(template, str) or not template.strip():
+                raise StoreError("a conversation needs a template (a system prompt or \"CUSTOM\")")
+            conversation_id = db["conversations"].insert(
+                {"template": template, "annotator": annotator, "source": source, "prompt_id": prompt_id}).last_pk
+            if user is not None:
+                self._insert_turn(db, conversation_id, 0, user)
+            return conversation_id
+
+    def add_turn(self, conversation_id, user) -> int:
+        """Append a user message; the previous turn must have its accepted reply. Returns the turn index."""
+        with self._unit(write=True) as db:
+            self._require(db, "conversations", conversation_id)
+            last = _one(db, "SELECT idx, reply_id FROM turns WHERE conversation_id = ? ORDER BY idx DESC LIMIT 1",
+                        [conversation_id])
+            if last and last["reply_id"] is None:
+                raise StoreError(f"turn {last['idx']} has no accepted reply yet: rank its candidates first")
+            idx = 0 if last is None else last["idx"] + 1
+            self._insert_turn(db, conversation_id, idx, user)
+            return idx
+
+    def _insert_turn(self, db, conversation_id, idx, user):
+        if not isinstance(user, str) or not user.strip():
+            raise StoreError("a user message must be non-empty text")
+        db["turns"].insert({"conversation_id": conversation_id, "idx": idx, "user": user})
+        self._touch(db, conversation_id)
+
+    def add_candidate(self, conversation_id, turn, text, *, origin="model", checkpoint=None, sampling=None,
+                      edited_from=None, annotator="") -> int:
+        """A candidate reply for a turn: sampled from a checkpoint (origin "model", with its sampling
+        parameters), written by a person (origin "human"), or a person's edit of another candidate."""
+        if origin not in ORIGINS:
+            raise StoreError(f"unknown origin {origin!r} (expected one of {', '.join(ORIGINS)})")
+        if not isinstance(text, str) or not text.strip():
+            raise StoreError("a candidate must be non-empty text")
+        with self._unit(write=True) as db:
+            self._require_turn(db, conversation_id, turn)
+            if edited_from is not None and edited_from not in self._candidate_texts(db, conversation_id, turn):
+                raise StoreError(f"candidate {edited_from} is not a candidate of turn {turn}")
+            candidate_id = db["candidates"].insert({
+                "conversation_id": conversation_id, "turn": turn, "text": text, "origin": origin,
+                "checkpoint": checkpoint, "sampling": None if sampling is None else json.dumps(sampling),
+                "edited_from": edited_from, "annotator": annotator}).last_pk
+            self._touch(db, conversation_id)
+            return candidate_id
+
+    def save_ranking(self, conversation_id, turn, tiers, *, annotator="", strategy="best-vs-rest",
+                     acceptable=None, reply_id=None) -> RankingResult:
+        """Record a ranking of a turn's candidates and store the pairs it yields (see studio.pairing).
+
+        `tiers` lists candidate ids best first, a tier being a tie. The conversation continues with `reply_id`,
+        by default the first candidate of the best tier (none when nothing is acceptable). A new ranking by the
+        same annotator replaces the old one: its pairs are soft-deleted, those the new ranking yields again
+        come back.
+        """
+        pairs = pairing.derive_pairs(tiers, strategy, acceptable)
+        with self._unit(write=True) as db:
+            conversation = self._require(db, "conversations", conversation_id)
+            user = self._require_turn(db, conversation_id, turn)["user"]
+            texts = self._candidate_texts(db, conversation_id, turn)
+            unknown = [c for tier in tiers for c in tier if c not in texts]
+            if unknown:
+                raise StoreError(f"not candidates of turn {turn}: {unknown}")
+            if reply_id is None and acceptable != 0:
+                reply_id = tiers[0][0]
+            self._set_reply(db, conversation_id, turn, reply_id, texts)
+            self._supersede(db, conversation_id, turn, annotator)
+            ranking_id = db["rankings"].insert({
+                "conversation_id": conversation_id, "turn": turn, "annotator": annotator,
+                "tiers": json.dumps(tiers), "acceptable": acceptable, "strategy": strategy}).last_pk
+            users, replies = self._history(db, conversation_id, turn)
+            saved, duplicates, identical = [], [], 0
+            for accepted, rejected in pairs:
+                if texts[accepted] == texts[rejected]:
+                    identical += 1
+                    continue
+                seed = {"Template": [conversation["template"]], "User": users + [user],
+                        "Accepted": replies + [texts[accepted]], "Rejected": replies + [texts[rejected]]}
+                row = example_row(seed, status=conversation["status"], annotator=annotator,
+                                  source=conversation["source"], conversation_id=conversation_id,
+                                  ranking_id=ranking_id, accepted_id=accepted, rejected_id=rejected)
+                example_id = _insert_example(db, row)
+                if example_id is None:
+                    duplicates.append(_one(db, "SELECT id FROM examples WHERE content_hash = ?",
+                                           [row["content_hash"]])["id"])
+                else:
+                    saved.append(example_id)
+            self._touch(db, conversation_id)
+            return RankingResult(ranking_id, saved, duplicates, identical)
+
+    def _set_reply(self, db, conversation_id, turn, reply_id, texts):
+        if reply_id is not None and reply_id not in texts:
+            raise StoreError(f"candidate {reply_id} is not a candidate of turn {turn}")
+        current = self._require_turn(db, conversation_id, turn)["reply_id"]
+        later = _one(db, "SELECT 1 FROM turns WHERE conversation_id = ? AND idx > ?", [conversation_id, turn])
+        if later and reply_id != current:
+            raise StoreError(f"turn {turn} already has later turns that continue from candidate {current}; "
+                             "its reply cannot change")
+        db.execute("UPDATE turns SET reply_id = ? WHERE conversation_id = ? AND idx = ?",
+                   [reply_id, conversation_id, turn])
+
+    def _supersede(self, db, conversation_id, turn, annotator):
+        old = [r["id"] for r in _rows(db, f"""UPDATE rankings SET superseded_at = {NOW}
+            WHERE conversation_id = ? AND turn = ? AND annotator = ? AND superseded_at IS NULL RETURNING id""",
+                                      [conversation_id, turn, annotator])]
+        db.execute(f"UPDATE examples SET deleted_at = {NOW}, updated_at = {NOW} "
+                   f"WHERE deleted_at IS NULL AND ranking_id IN ({', '.join('?' * len(old))})", old)
+
+    def _history(self, db, conversation_id, turn) -> tuple[list, list]:
+        """The user messages and accepted replies of the turns before `turn`."""
+        rows = list(_rows(db, """SELECT t.idx, t.user, c.text FROM turns t LEFT JOIN candidates c ON c.id = t.reply_id
+                                 WHERE t.conversation_id = ? AND t.idx < ? ORDER BY t.idx""",
+                          [conversation_id, turn]))
+        missing = [r["idx"] for r in rows if r["text"] is None]
+        if missing:
+            raise StoreError(f"turn {missing[0]} has no accepted reply, so later turns have no context")
+        return [r["user"] for r in rows], [r["text"] for r in rows]
+
+    def set_conversation_status(self, conversation_id, status):
+        """draft/done/skipped/discarded. Its examples follow (only done ones are exported by default); its
+        prompt is done when it is, goes back to the queue otherwise, and a skip is never served again to the
+        same annotator."""
+        _check_status(status)
+        with self._unit(write=True) as db:
+            conversation = self._require(db, "conversations", conversation_id)
+            db.execute(f"UPDATE conversations SET status = ?, updated_at = {NOW} WHERE id = ?",
+                       [status, conversation_id])
+            db.execute(f"UPDATE examples SET status = ?, updated_at = {NOW} WHERE conversation_id = ?",
+                       [status, conversation_id])
+            prompt_id, annotator = conversation["prompt_id"], conversation["annotator"]
+            if prompt_id is None:
+                return
+            if status == "skipped":
+                db.execute("INSERT OR IGNORE INTO prompt_skips (prompt_id, annotator) VALUES (?, ?)",
+                           [prompt_id, annotator])
+            queue_state = {"done": ("done", annotator), "draft": ("assigned", annotator)}.get(status,
+                                                                                            ("pending", None))
+            db.execute(f"UPDATE prompts SET status = ?, assigned_to = ?, assigned_at = {NOW} WHERE id = ?",
+                       [*queue_state, prompt_id])
+
+    def get_conversation(self, conversation_id) -> Conversation | None:
+        with self._unit() as db:
+            row = _one(db, "SELECT * FROM conversations WHERE id = ?", [conversation_id])
+            if row is None:
+                return None
+            candidates = [Candidate(**{**c, "sampling": c["sampling"] and json.loads(c["sampling"])})
+                          for c in _rows(db, """SELECT id, turn, text, origin, checkpoint, sampling, edited_from,
+                                                annotator, created_at FROM candidates WHERE conversation_id = ?
+                                                ORDER BY id""", [conversation_id])]
+            rankings = [Ranking(**{**r, "tiers": json.loads(r["tiers"])})
+                        for r in _rows(db, """SELECT id, turn, annotator, tiers, acceptable, strategy, created_at
+                                              FROM rankings WHERE conversation_id = ? AND superseded_at IS NULL
+                                              ORDER BY id""", [conversation_id])]
+            turns = [Turn(t["idx"], t["user"], t["reply_id"], [c for c in candidates if c.turn == t["idx"]],
+                          [r for r in rankings if r.turn == t["idx"]])
+                     for t in _rows(db, "SELECT * FROM turns WHERE conversation_id = ? ORDER BY idx",
+                                    [conversation_id])]
+            return Conversation(row["id"], row["template"], row["status"], row["annotator"], row["source"],
+                                row["prompt_id"], row["created_at"], row["updated_at"], turns)
+
+    def list_conversations(self, *, annotator=None, status=None, limit=100) -> list[dict]:
+        """Recent conversations (newest first) with their first user message and number of turns."""
+        clauses, params = ["1"], []
+        for column, value in (("annotator", annotator), ("status", status)):
+            if value is not None:
+                clauses.append(f"c.{column} = ?")
+                params.append(value)
+        with self._unit() as db:
+            return list(_rows(db, f"""SELECT c.id, c.status, c.annotator, c.template, c.updated_at,
+                    (SELECT user FROM turns WHERE conversation_id = c.id AND idx = 0) AS first_user,
+                    (SELECT count(*) FROM turns WHERE conversation_id = c.id) AS n_turns
+                FROM conversations c WHERE {' AND '.join(clauses)} ORDER BY c.id DESC LIMIT ?""",
+                                  params + [limit]))
+
+    # -- the work queue -------------------------------------------------------------------------------------------
+
+    def add_prompts(self, prompts: Iterable, *, template="CUSTOM", source="") -> int:
+        """Queue prompts (strings, or dicts with "text" and optionally "template"); returns how many were new."""
+        rows = []
+        for i, prompt in enumerate(prompts):
+            text, tmpl = (prompt, template) if isinstance(prompt, str) else (prompt.get("text"),
+                                                                               prompt.get("template", template))
+            if not isinstance(text, str) or not text.strip() or not isinstance(tmpl, str) or not tmpl.strip():
+                raise StoreError(f"prompt {i}: text and template must be non-empty strings")
+            rows.append({"template": tmpl, "text": text, "source": source})
+        with self._unit(write=True) as db:
+            before = db.execute("SELECT count(*) FROM prompts").fetchone()[0]
+            db["prompts"].insert_all(rows, ignore=True)
+            return db.execute("SELECT count(*) FROM prompts").fetchone()[0] - before
+
+    def next_prompt(self, annotator) -> Prompt | None:
+        """The prompt this annotator should work on: the one already assigned to them, else the oldest
+        unassigned one they have not skipped (now assigned to them). None when the queue is empty."""
+        with self._unit(write=True) as db:
+            row = _one(db, "SELECT * FROM prompts WHERE status = 'assigned' AND assigned_to = ? ORDER BY id LIMIT 1",
+                       [annotator]) or _one(db, f"""UPDATE prompts SET status = 'assigned', assigned_to = ?,
+                    assigned_at = {NOW}
+                WHERE id = (SELECT id FROM prompts p WHERE status = 'pending' AND NOT EXISTS
+                    (SELECT 1 FROM prompt_skips s WHERE s.prompt_id = p.id AND s.annotator = ?) ORDER BY id LIMIT 1)
+                RETURNING *""", [annotator, annotator])
+            return row and Prompt(row["id"], row["template"], row["text"], row["source"])
+
+    def skip_prompt(self, prompt_id, annotator):
+        """Put the prompt back in the queue for others; it is never served to this annotator again."""
+        with self._unit(write=True) as db:
+            self._require(db, "prompts", prompt_id)
+            db.execute("INSERT OR IGNORE INTO prompt_skips (prompt_id, annotator) VALUES (?, ?)",
+                       [prompt_id, annotator])
+            db.execute("UPDATE prompts SET status = 'pending', assigned_to = NULL, assigned_at = NULL "
+                       "WHERE id = ? AND status = 'assigned'", [prompt_id])
+
+    def progress(self) -> dict:
+        """{"annotators": {name: {draft, done, skipped, discarded, examples}}, "queue": {pending, assigned, done}}
+        (examples counts the live examples attributed to the annotator)."""
+        with self._unit() as db:
+            annotators = {}
+            for name, status, n in db.execute("SELECT annotator, status, count(*) FROM conversations "
+                                              "GROUP BY annotator, status"):
+                annotators.setdefault(name, dict.fromkeys(STATUSES + ("examples",), 0))[status] = n
+            for name, n in db.execute("SELECT annotator, count(*) FROM examples WHERE deleted_at IS NULL "
+                                      "GROUP BY annotator"):
+                annotators.setdefault(name, dict.fromkeys(STATUSES + ("examples",), 0))["examples"] = n
+            queue = dict.fromkeys(("pending", "assigned", "done"), 0)
+            queue.update(db.execute("SELECT status, count(*) FROM prompts GROUP BY status").fetchall())
+            return {"annotators": dict(sorted(annotators.items())), "queue": queue}
+
+    # -- small helpers -------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _require(db, table, row_id) -> dict:
+        row = _one(db, f"SELECT * FROM {table} WHERE id = ?", [row_id])
+        if row is None:
+            raise StoreError(f"no {table[:-1]} with id {row_id!r}")
+        return row
+
+    @staticmethod
+    def _require_turn(db, conversation_id, turn) -> dict:
+        row = _one(db, "SELECT * FROM turns WHERE conversation_id = ? AND idx = ?", [conversation_id, turn])
+        if row is None:
+            raise StoreError(f"conversation {conversation_id} has no turn {turn}")
+        return row
+
+    @staticmethod
+    def _candidate_texts(db, conversation_id, turn) -> dict:
+        return dict(db.execute("SELECT id, text FROM candidates WHERE conversation_id = ? AND turn = ?",
+                               [conversation_id, turn]).fetchall())
+
+    @staticmethod
+    def _touch(db, conversation_id):
+        db.execute(f"UPDATE conversations SET updated_at = {NOW} WHERE id = ?", [conversation_id])
