@@ -826,3 +826,25 @@ class Store:
     @staticmethod
     def _touch(db, conversation_id):
         db.execute(f"UPDATE conversations SET updated_at = {NOW} WHERE id = ?", [conversation_id])
+
+    # -- edits as preferences ------------------------------------------------------------------------------------
+
+    def save_edit(self, conversation_id, turn, edited_id, *, annotator="") -> int | None:
+        """Record that a person's edit is better than the candidate it was edited from: one example in the turn's
+        context with the edit accepted and the original rejected. Returns its id; None when that pair exists."""
+        with self._unit(write=True) as db:
+            conversation = self._require(db, "conversations", conversation_id)
+            user = self._require_turn(db, conversation_id, turn)["user"]
+            edited = _one(db, "SELECT text, edited_from FROM candidates WHERE id = ? AND conversation_id = ? "
+                              "AND turn = ?", [edited_id, conversation_id, turn])
+            if edited is None or edited["edited_from"] is None:
+                raise StoreError(f"candidate {edited_id} is not an edit of a candidate of turn {turn}")
+            original = self._candidate_texts(db, conversation_id, turn)[edited["edited_from"]]
+            users, replies = self._history(db, conversation_id, turn)
+            seed = {"Template": [conversation["template"]], "User": users + [user],
+                    "Accepted": replies + [edited["text"]], "Rejected": replies + [original]}
+            example_id = _insert_example(db, example_row(
+                seed, status=conversation["status"], annotator=annotator, source=conversation["source"],
+                conversation_id=conversation_id, accepted_id=edited_id, rejected_id=edited["edited_from"]))
+            self._touch(db, conversation_id)
+            return example_id
