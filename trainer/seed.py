@@ -163,6 +163,7 @@ class _Text:
     def __init__(self, fh, name):
         self.fh, self.name, self.buf, self.pos, self.line = fh, name, "", 0, 1
         self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self.json = json.JSONDecoder()
         self.eof = False
 
     def where(self, record=None):
@@ -201,10 +202,9 @@ class _Text:
         self.advance(end + 1)
 
     def value(self, where):
-        decoder = json.JSONDecoder()
         while True:
             try:
-                value, end = decoder.raw_decode(self.buf, self.pos)
+                value, end = self.json.raw_decode(self.buf, self.pos)
             except json.JSONDecodeError as e:
                 # An error at the very end of what has been read may only mean the value goes on in the next chunk.
                 if e.msg.startswith("Unterminated string") or e.pos >= len(self.buf) - 8:
