@@ -325,6 +325,18 @@ def _check_status(status):
         raise StoreError(f"unknown status {status!r} (expected one of {', '.join(STATUSES)})")
 
 
+def _statements(script) -> Iterator[str]:
+    """The statements of a SQL script, split where sqlite3 says one is complete (';' may also sit in a comment);
+    run one by one, they stay inside the caller's transaction, which executescript would commit."""
+    statement = ""
+    for piece in script.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \n;"):
+                yield statement
+            statement = ""
+
+
 def _rows(db, sql, params=()) -> Iterator[dict]:
     """Rows as dicts, fetched lazily from a plain cursor (no savepoint: long exports must not hold one)."""
     cursor = db.execute(sql, params)
@@ -393,11 +405,11 @@ class Store:
     def __init__(self, path, *, busy_timeout=BUSY_TIMEOUT_S):
         self.path = Path(path)
         self.busy_timeout = busy_timeout
-        self._migrate()
         # Closing the last connection to a WAL database checkpoints it and deletes the WAL, an fsync every unit of
         # work (20 ms instead of 1). One idle connection, held open and never queried, keeps closing cheap.
         self._anchor = sqlite3.connect(self.path, check_same_thread=False)
-        self._anchor.execute("SELECT 1 FROM schema_version LIMIT 1").fetchall()
+        self._migrate()
+        self._anchor.execute("SELECT 1 FROM schema_version").fetchall()  # now it holds the WAL open
 
     def close(self):
         self._anchor.close()
@@ -446,8 +458,9 @@ class Store:
             if version > len(MIGRATIONS):
                 raise StoreError(f"{self.path} has schema version {version}, newer than this DPO Studio knows "
                                  f"({len(MIGRATIONS)}); upgrade DPO Studio to open it")
-            for number, sql in enumerate(MIGRATIONS[version:], version + 1):
-                db.executescript(sql)
+            for number, script in enumerate(MIGRATIONS[version:], version + 1):
+                for statement in _statements(script):
+                    db.execute(statement)
                 db["schema_version"].insert({"version": number})
 
     @property

@@ -292,7 +292,7 @@ def test_memory_stays_flat_as_the_input_grows(tmp_path):
         tracemalloc.stop()
         return result, path.stat().st_size
 
-    (small, _), (large, large_file) = peak(1000), peak(4000)
+    (small, _), (large, large_file) = peak(1000), peak(3000)
     assert large < 1.3 * small and large < large_file
 
 
