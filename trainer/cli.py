@@ -1,9 +1,10 @@
-"""`python -m trainer sft|sample|chat ...` — the trainer's command line (the studio's CLI reuses these parsers)."""
+"""`python -m trainer train|sft|sample|chat ...` — the trainer's command line (the studio's CLI reuses these parsers)."""
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import os
 import sys
 
 from .paths import DEFAULT_MODEL_DIR
@@ -35,6 +36,16 @@ def add_sampling_args(parser: argparse.ArgumentParser) -> None:
 
 def add_commands(sub) -> None:
     from .sft import SFTConfig
+    from .train import TrainConfig
+    p = sub.add_parser("train", help="DPO-train a policy from a reference checkpoint; everything goes to --run-dir",
+                       description="With --data: prepare --run-dir (config.json, data snapshot) and train in the "
+                                   "foreground. Without: train the run already prepared in --run-dir "
+                                   "(its config.json is the whole configuration).")
+    add_dataclass_args(p, TrainConfig)
+    p.add_argument("--resume", action="store_true", help="continue from the run dir's checkpoints/last")
+    p.add_argument("--prepare-only", action="store_true", help="with --data: prepare the run dir, do not train")
+    p.set_defaults(func=run_train)
+
     p = sub.add_parser("sft", help="train a base chat model on conversations (loss on assistant tokens)")
     add_dataclass_args(p, SFTConfig)
     p.set_defaults(func=run_sft)
@@ -51,6 +62,24 @@ def add_commands(sub) -> None:
     add_sampling_args(p)
     p.add_argument("--template", default="CUSTOM")
     p.set_defaults(func=run_chat)
+
+
+def run_train(args) -> int:
+    """Exit 0 when the run completed or was stopped (SIGTERM), 1 when it failed (status.json says why)."""
+    from .train import TrainConfig, prepare_run, train_run_dir
+    if args.data:
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise SystemExit("error: under torchrun give --run-dir only; prepare it first with "
+                             "`python -m trainer train --data FILE ... --run-dir D --prepare-only`")
+        prepare_run(dataclass_from_args(TrainConfig, args))
+        if args.prepare_only:
+            print(f"{args.run_dir}: queued")
+            return 0
+    elif not os.path.exists(os.path.join(args.run_dir, "config.json")):
+        raise SystemExit(f"error: {args.run_dir} holds no config.json; give --data FILE to prepare it")
+    state = train_run_dir(args.run_dir, resume=args.resume)
+    print(f"{args.run_dir}: {state}")
+    return 0 if state in ("completed", "stopped") else 1
 
 
 def run_sft(args) -> int:

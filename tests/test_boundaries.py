@@ -1,0 +1,51 @@
+"""Dependencies point down: the trainer never imports the studio, Gradio or sqlite-utils; rundir.py is stdlib only."""
+import ast
+import json
+import os
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import trainer
+
+FORBIDDEN = ("studio", "gradio", "sqlite_utils")
+TRAINER_DIR = Path(trainer.__file__).parent
+MODULES = sorted(f"trainer.{m.name}" for m in pkgutil.iter_modules([str(TRAINER_DIR)]) if m.name != "__main__")
+
+
+def imported_roots(path: Path) -> set[str]:
+    """Top-level names of every absolute import in a file; relative imports as '.'."""
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            roots.add("." if node.level else node.module.split(".")[0])
+    return roots
+
+
+def test_every_trainer_module_is_found():
+    assert {"trainer.train", "trainer.dpo", "trainer.data", "trainer.rundir", "trainer.cli"} <= set(MODULES)
+
+
+def test_importing_all_of_trainer_loads_no_studio_gradio_or_sqlite_utils():
+    code = ("import importlib, json, sys\n"
+            f"for name in {MODULES!r}: importlib.import_module(name)\n"
+            "print(json.dumps(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=TRAINER_DIR.parent, env={**os.environ, "PYTHONPATH": str(TRAINER_DIR.parent)})
+    loaded = json.loads(out.stdout)
+    assert set(MODULES) <= set(loaded)
+    assert [m for m in loaded if m.split(".")[0] in FORBIDDEN] == []
+
+
+def test_no_trainer_source_file_imports_them_even_lazily():
+    for path in TRAINER_DIR.glob("*.py"):
+        assert not imported_roots(path) & set(FORBIDDEN), path.name
+
+
+def test_rundir_uses_the_standard_library_only():
+    """The studio imports trainer.rundir; it must not drag torch (or anything else) along."""
+    roots = imported_roots(TRAINER_DIR / "rundir.py") - {"__future__"}
+    assert roots <= set(sys.stdlib_module_names), roots - set(sys.stdlib_module_names)

@@ -1,0 +1,536 @@
+"""DPO training: the loop behind `python -m trainer train`, observable and stoppable through a run directory.
+
+One process or many (`torchrun --nproc_per_node=N -m trainer train --run-dir D`: gloo on CPU, nccl on GPUs). A step
+always covers `batch_size` pairs in total, split into `grad_accum` micro-batches and each of those across the
+processes, so the same config.json gives the same loss curve whatever the world size or accumulation.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import signal
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from .checkpoint import TOKENIZER, WEIGHTS, load_checkpoint, save_checkpoint
+from .data import Pair, collate, encode_examples, eval_batches, micro_batches, split_examples, step_batches
+from .device import autocast, pick_device
+from .dpo import LOSS_TYPES, dpo_loss, sequence_logps
+from .generate import SamplingParams
+from .inference import ChatModel
+from .optim import load_train_state, lr_at, make_optimizer, save_train_state, seed_everything
+from .paths import ASSETS_DIR, DEFAULT_MODEL_DIR
+from .rundir import BEST, LAST, METRICS, REF_CACHE, REF_SAMPLES, SAMPLES, RunDir, sha256_file, write_json_atomic
+from .seed import load_seed_file
+
+# What a step or an eval reports (TRL's names), summed over pairs and processes, then divided by the pair count.
+PAIR_METRICS = ("loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins",
+                "logps/chosen", "logps/rejected", "nll_loss")
+
+
+@dataclass
+class TrainConfig:
+    data: str = ""  # seed-format preference file; relative paths are inside the run dir
+    eval_data: str = ""  # held-out seed file; empty: hold out eval_fraction of data
+    model: str = str(DEFAULT_MODEL_DIR)  # reference (SFT) checkpoint; the policy starts as a copy of it
+    run_dir: str = "runs/dpo"
+    eval_prompts: str = str(ASSETS_DIR / "eval_prompts.json")  # shipped prompts for side-by-side samples; "" none
+    loss_type: str = "sigmoid"  # sigmoid | ipo | hinge | robust
+    beta: float = 0.5
+    label_smoothing: float = 0.0  # ε of conservative (sigmoid) and robust DPO
+    length_norm: bool = True  # mean log-prob over response tokens; --no-length-norm: sums
+    nll_weight: float = 0.0  # adds weight × mean NLL of the accepted response (counters falling chosen log-probs)
+    lr: float = 1e-4
+    schedule: str = "cosine"  # or linear; both after a linear warmup
+    warmup_steps: int = 10
+    max_steps: int = 150
+    batch_size: int = 16  # pairs per optimizer step, over all processes and accumulation micro-steps
+    grad_accum: int = 1
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    max_len: int = 0  # prompt + response tokens; 0: the model's context
+    max_response_len: int = 96  # responses are capped here, then prompts lose their beginning to fit max_len
+    eval_fraction: float = 0.1  # used when eval_data is empty
+    eval_interval: int = 25
+    patience: int = 0  # evals without a better held-out (accuracy, -loss) before stopping early; 0: never
+    save_interval: int = 50  # last/ is also saved at every eval and at the end
+    ref_cache: bool = True  # reference log-probs computed once and cached; --no-ref-cache: a live reference forward
+    n_sample_prompts: int = 4  # held-out prompts sampled at every eval, besides eval_prompts
+    sample_temperature: float = 0.7
+    sample_max_new_tokens: int = 48
+    seed: int = 1337
+    device: str = "auto"
+
+    def __post_init__(self):
+        if self.loss_type not in LOSS_TYPES:
+            raise ValueError(f"unknown loss_type {self.loss_type!r}; expected one of {', '.join(LOSS_TYPES)}")
+        if self.schedule not in ("cosine", "linear"):
+            raise ValueError(f"schedule must be cosine or linear, not {self.schedule!r}")
+        if self.beta <= 0:
+            raise ValueError("beta must be positive")
+        if self.batch_size % self.grad_accum:
+            raise ValueError(f"batch_size {self.batch_size} must split evenly into grad_accum {self.grad_accum}")
+        if min(self.eval_interval, self.save_interval, self.max_steps) < 1:
+            raise ValueError("max_steps, eval_interval and save_interval must be at least 1")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGINT: the loop saved last/ and leaves the run as 'stopped'."""
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+# ------------------------------------------------------------------------------------------------ processes
+
+@dataclass
+class World:
+    rank: int = 0
+    size: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def sum(self, t: torch.Tensor) -> torch.Tensor:
+        if self.size > 1:
+            dist.all_reduce(t)
+        return t
+
+    def gather(self, obj) -> list:
+        if self.size == 1:
+            return [obj]
+        out = [None] * self.size
+        dist.all_gather_object(out, obj)
+        return out
+
+
+def init_world(device_name: str) -> tuple[World, torch.device]:
+    """Single process, or the torchrun group: nccl with a GPU per process, gloo on CPU."""
+    device = pick_device(device_name)
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size == 1:
+        return World(), device
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return World(dist.get_rank(), dist.get_world_size()), device
+
+
+def sync_grads(model: torch.nn.Module, world: World) -> None:
+    """Sum gradients over processes in one flat all-reduce (losses are pre-divided by the global pair count)."""
+    if world.size == 1:
+        return
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    flat = world.sum(torch.cat([g.flatten() for g in grads]))
+    for g, part in zip(grads, flat.split([g.numel() for g in grads])):
+        g.copy_(part.view_as(g))
+
+
+@contextlib.contextmanager
+def stop_on_signals(event: threading.Event):
+    """SIGTERM/SIGINT only set event; the loop checks it between steps, saves, and leaves."""
+    previous = {s: signal.signal(s, lambda *_: event.set()) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+# ------------------------------------------------------------------------------------------------ reference
+
+def reference_key(model_dir: str | Path, device: torch.device) -> str:
+    """The reference checkpoint hash (weights + tokenizer), plus the precision its log-probs are computed in."""
+    digest = hashlib.sha256()
+    for name in (WEIGHTS, TOKENIZER):
+        digest.update(sha256_file(Path(model_dir) / name).encode())
+    precision = "fp32" if isinstance(autocast(device), contextlib.nullcontext) else "bf16"
+    return f"{digest.hexdigest()}-{precision}"
+
+
+def pair_logps(model, batch, device) -> torch.Tensor:
+    """Summed response log-probs of a batch's rows, one concatenated forward: -> (2B,) [chosen; rejected]."""
+    with autocast(device):
+        logits = model(batch.inputs)  # (2B, T, V)
+    return sequence_logps(logits, batch.targets, batch.mask)
+
+
+@torch.no_grad()
+def compute_reference_logps(model, pairs: list[Pair], pad_id: int, batch_size: int, device,
+                            should_stop=lambda: False) -> list[list[float]]:
+    """[chosen sum, rejected sum] per pair, in the order given."""
+    out: list[list[float]] = [[]] * len(pairs)
+    lengths = [p.length for p in pairs]
+    for idx in eval_batches(lengths, batch_size):
+        if should_stop():
+            raise Stopped
+        chosen, rejected = pair_logps(model, collate([pairs[i] for i in idx], pad_id, device), device).chunk(2)
+        for i, c, r in zip(idx, chosen.tolist(), rejected.tolist()):
+            out[i] = [c, r]
+    return out
+
+
+def cached_reference_logps(model, pairs: list[Pair], cache_file: Path, ref_key: str, pad_id: int, batch_size: int,
+                           device, world: World = World(), should_stop=lambda: False) -> tuple[torch.Tensor, int]:
+    """(N, 2) summed reference log-probs, computing only pairs missing from the cache (shared among processes).
+
+    The cache file maps reference key -> example hash -> [chosen, rejected]. Returns the tensor and how many pairs
+    this call computed."""
+    cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
+    known = cache.get(ref_key, {})
+    missing = sorted({p.key: p for p in pairs if p.key not in known}.values(), key=lambda p: p.key)
+    mine = missing[world.rank::world.size]
+    computed = dict(zip((p.key for p in mine),
+                        compute_reference_logps(model, mine, pad_id, batch_size, device, should_stop)))
+    for part in world.gather(computed):
+        known.update(part)
+    if missing and world.main:
+        cache[ref_key] = known
+        write_json_atomic(cache_file, cache)
+    return torch.tensor([known[p.key] for p in pairs], dtype=torch.float32, device=device), len(missing)
+
+
+# ------------------------------------------------------------------------------------------------ samples
+
+def load_eval_prompts(path: str | Path) -> list[dict]:
+    """[{id, Template, User, Assistant}], Assistant one reply shorter than User (the model answers the last)."""
+    prompts = json.loads(Path(path).read_text(encoding="utf-8"))
+    for p in prompts:
+        if not {"id", "Template", "User", "Assistant"} <= p.keys() or len(p["Assistant"]) != len(p["User"]) - 1:
+            raise ValueError(f"{path}: prompt {p.get('id')!r} needs id, Template, User and one Assistant fewer")
+    return prompts
+
+
+def heldout_prompts(examples: list[dict], n: int) -> list[dict]:
+    return [{"id": f"heldout-{i}", "Template": ex["Template"], "User": ex["User"], "Assistant": ex["Accepted"][:-1]}
+            for i, ex in enumerate(examples[:n])]
+
+
+def messages(prompt: dict) -> list[dict]:
+    out = [{"role": "system", "content": prompt["Template"][0]}]
+    for i, user in enumerate(prompt["User"]):
+        out.append({"role": "user", "content": user})
+        if i < len(prompt["Assistant"]):
+            out.append({"role": "assistant", "content": prompt["Assistant"][i]})
+    return out
+
+
+def reply_all(model, tok, prompts: list[dict], params: SamplingParams) -> list[str]:
+    convs = [(p["Template"][0], p["User"], p["Assistant"]) for p in prompts]
+    return ChatModel(model, tok, {}).replies(convs, params)
+
+
+def chosen_logps_falling(history: list[float], evals: int = 3, min_drop: float = 0.05) -> bool:
+    """Likelihood displacement: held-out chosen log-probs fell at each of the last `evals` evals, min_drop in all."""
+    recent = history[-(evals + 1):]
+    return (len(recent) == evals + 1 and all(b < a for a, b in zip(recent, recent[1:]))
+            and recent[0] - recent[-1] > min_drop)
+
+
+# ------------------------------------------------------------------------------------------------ the run
+
+class DPORun:
+    def __init__(self, cfg: TrainConfig, world: World, device: torch.device, stop: threading.Event):
+        self.cfg, self.world, self.device, self.stop = cfg, world, device, stop
+        self.rd = RunDir(cfg.run_dir)
+        self.rd.path.mkdir(parents=True, exist_ok=True)
+        self.progress = {"step": 0, "epoch": 0, "batch": 0, "tokens": 0, "best": None, "best_step": None,
+                         "bad_evals": 0, "chosen_history": []}
+        self.saved_step = None  # the step last/ holds
+
+    def log(self, message: str) -> None:
+        if self.world.main:
+            self.rd.log(message)
+
+    def status(self, **fields) -> None:
+        if self.world.main:
+            self.rd.write_status(**fields)
+
+    # ------------------------------------------------------------------------------------ setup
+
+    def setup(self, resume: bool) -> None:
+        cfg = self.cfg
+        if cfg.batch_size // cfg.grad_accum % self.world.size:
+            raise ValueError(f"micro-batches of {cfg.batch_size // cfg.grad_accum} pairs do not split over "
+                             f"{self.world.size} processes")
+        seed_everything(cfg.seed)
+        reference, self.tok, _ = load_checkpoint(cfg.model, self.device)
+        reference.requires_grad_(False)
+        heldout = self.encode_data(cfg.max_len or reference.cfg.max_seq_len)
+        self.ref_key = reference_key(cfg.model, self.device)
+        self.ref = {split: self.cache_reference(reference, split) for split in self.pairs} if cfg.ref_cache else {}
+        self.sampling = SamplingParams(temperature=cfg.sample_temperature, max_new_tokens=cfg.sample_max_new_tokens,
+                                       seed=cfg.seed)
+        self.prompts = (load_eval_prompts(cfg.eval_prompts) if cfg.eval_prompts else []) + \
+            heldout_prompts(heldout, cfg.n_sample_prompts)
+        self.ref_replies = self.reference_replies(reference)
+        # With the cache the reference's work is done: it becomes the policy (one model in memory).
+        self.reference = None if cfg.ref_cache else reference
+        self.policy = reference if cfg.ref_cache else load_checkpoint(cfg.model, self.device)[0]
+        self.policy.requires_grad_(True).train()
+        self.optimizer = make_optimizer(self.policy, cfg.lr, cfg.weight_decay)
+        if resume and (self.rd / LAST).exists():
+            self.policy.load_state_dict(load_checkpoint(self.rd / LAST, self.device)[0].state_dict())
+            self.progress = load_train_state(self.rd / LAST, self.optimizer)
+            self.saved_step = self.progress["step"]
+            self.log(f"resumed from {LAST} at step {self.progress['step']}")
+        self.lengths = [p.length for p in self.pairs["train"]]
+        self.order = step_batches(self.lengths, cfg.batch_size, cfg.seed, self.progress["epoch"])
+
+    def encode_data(self, max_len: int) -> list[dict]:
+        """Tokenized train/eval pairs into self.pairs, counts to the log and status; returns the held-out examples."""
+        train_examples, eval_examples = self.load_examples()
+        self.pairs, counts, kept = {}, {}, {}
+        for split, examples in (("train", train_examples), ("eval", eval_examples)):
+            self.pairs[split], kept[split], counts[split] = encode_examples(self.tok, examples, max_len,
+                                                                           self.cfg.max_response_len)
+            self.log(f"{split} pairs: {counts[split]}")
+        if not self.pairs["eval"]:
+            raise ValueError("no held-out pairs: give eval_data or an eval_fraction above 0")
+        self.status(data=counts)
+        return kept["eval"]
+
+    def cache_reference(self, reference, split: str) -> torch.Tensor:
+        pairs = self.pairs[split]
+        logps, n = cached_reference_logps(reference, pairs, self.rd / REF_CACHE, self.ref_key, self.tok.pad,
+                                          self.cfg.batch_size, self.device, self.world, self.stop_seen_alone)
+        self.log(f"reference log-probs ({split}): {n} computed, {len(pairs) - n} from the cache")
+        return logps
+
+    def load_examples(self) -> tuple[list[dict], list[dict]]:
+        examples = load_seed_file(self.rd.resolve(self.cfg.data))
+        if self.cfg.eval_data:
+            return examples, load_seed_file(self.rd.resolve(self.cfg.eval_data))
+        return split_examples(examples, self.cfg.eval_fraction, self.cfg.seed)
+
+    def reference_replies(self, reference) -> list[str]:
+        """The reference's samples: computed once per (reference, prompts, sampling) and kept in the run dir."""
+        if not self.world.main or not self.prompts:
+            return []
+        key = hashlib.sha256(json.dumps([self.ref_key, self.prompts, self.sampling.to_dict()]).encode()).hexdigest()
+        path = self.rd / REF_SAMPLES
+        if path.exists() and json.loads(path.read_text())["key"] == key:
+            return json.loads(path.read_text())["replies"]
+        replies = reply_all(reference, self.tok, self.prompts, self.sampling)
+        write_json_atomic(path, {"key": key, "replies": replies})
+        return replies
+
+    # ------------------------------------------------------------------------------------ steps
+
+    def stop_seen_alone(self) -> bool:
+        """The stop flag where no other process needs to agree (a single-process run)."""
+        return self.world.size == 1 and self.stop.is_set()
+
+    def stop_agreed(self) -> bool:
+        """The stop flag, agreed by all processes so they leave at the same step."""
+        flag = torch.tensor([float(self.stop.is_set())], device=self.device)
+        return bool(self.world.sum(flag).item())
+
+    def reference_logps(self, split: str, idx: list[int], batch) -> torch.Tensor:
+        """(2B,) [chosen; rejected] reference sums, from the cache or a live no-grad forward."""
+        if self.reference is None:
+            ref = self.ref[split][idx]  # (B, 2)
+            return torch.cat([ref[:, 0], ref[:, 1]])
+        with torch.no_grad():
+            return pair_logps(self.reference, batch, self.device)
+
+    def pair_terms(self, policy_sums, ref_sums, counts):
+        """Per-pair losses (B,) and the PAIR_METRICS summed over the batch, from (2B,) sums and token counts."""
+        cfg = self.cfg
+        scale = counts if cfg.length_norm else torch.ones_like(counts)
+        chosen, rejected = (policy_sums / scale).chunk(2)
+        ref_chosen, ref_rejected = (ref_sums / scale).chunk(2)
+        losses, chosen_rewards, rejected_rewards = dpo_loss(chosen, rejected, ref_chosen, ref_rejected, cfg.beta,
+                                                            cfg.loss_type, cfg.label_smoothing)
+        nll = -policy_sums.chunk(2)[0] / counts.chunk(2)[0]  # mean NLL per accepted token
+        losses = losses + cfg.nll_weight * nll
+        sums = torch.stack([losses.sum(), chosen_rewards.sum(), rejected_rewards.sum(),
+                            (chosen_rewards > rejected_rewards).float().sum(),
+                            (chosen_rewards - rejected_rewards).sum(), chosen.sum(), rejected.sum(), nll.sum()])
+        return losses, sums.detach()
+
+    def next_step_pairs(self) -> list[int]:
+        p = self.progress
+        if p["batch"] >= len(self.order):
+            p["epoch"], p["batch"] = p["epoch"] + 1, 0
+            self.order = step_batches(self.lengths, self.cfg.batch_size, self.cfg.seed, p["epoch"])
+        p["batch"] += 1
+        return self.order[p["batch"] - 1]
+
+    def train_step(self, lr: float) -> dict:
+        cfg, t0 = self.cfg, time.perf_counter()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        totals = torch.zeros(len(PAIR_METRICS) + 1, device=self.device)  # + tokens
+        for idx in micro_batches(self.next_step_pairs(), cfg.grad_accum, self.world.rank, self.world.size):
+            batch = collate([self.pairs["train"][i] for i in idx], self.tok.pad, self.device)
+            losses, sums = self.pair_terms(pair_logps(self.policy, batch, self.device),
+                                           self.reference_logps("train", idx, batch), batch.counts)
+            (losses.sum() / cfg.batch_size).backward()
+            totals += torch.cat([sums, torch.tensor([float(batch.tokens)], device=self.device)])
+        sync_grads(self.policy, self.world)
+        totals = self.world.sum(totals).tolist()
+        row = {name: value / cfg.batch_size for name, value in zip(PAIR_METRICS, totals)}
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.grad_clip).item()
+        for name, value in (("loss", row["loss"]), ("gradient norm", grad_norm)):
+            if not math.isfinite(value):
+                kept = f"{LAST} (step {self.saved_step}) is intact" if self.saved_step is not None else "no checkpoint yet"
+                raise NonFiniteLoss(f"non-finite {name} ({value}) at step {self.progress['step'] + 1}: stopped before "
+                                    f"applying it; {kept}. Try a lower lr or check the data.")
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.progress["tokens"] += int(totals[-1])
+        return {**row, "grad_norm": grad_norm, "lr": lr, "tokens_per_s": totals[-1] / (time.perf_counter() - t0),
+                "num_tokens": self.progress["tokens"], "epoch": self.progress["epoch"]}
+
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        self.policy.eval()
+        pairs = self.pairs["eval"]
+        totals = torch.zeros(len(PAIR_METRICS), device=self.device)
+        batches = eval_batches([p.length for p in pairs], self.cfg.batch_size)
+        for idx in batches[self.world.rank::self.world.size]:
+            batch = collate([pairs[i] for i in idx], self.tok.pad, self.device)
+            totals += self.pair_terms(pair_logps(self.policy, batch, self.device),
+                                      self.reference_logps("eval", idx, batch), batch.counts)[1]
+        self.policy.train()
+        return {f"eval_{name}": v / len(pairs) for name, v in zip(PAIR_METRICS, self.world.sum(totals).tolist())}
+
+    def write_samples(self, step: int) -> None:
+        if not self.world.main or not self.prompts:
+            return
+        self.policy.eval()
+        replies = reply_all(self.policy, self.tok, self.prompts, self.sampling)
+        self.policy.train()
+        self.rd.append(SAMPLES, [{"step": step, "prompt_id": p["id"], "messages": messages(p), "policy": mine,
+                                  "reference": ref} for p, mine, ref in zip(self.prompts, replies, self.ref_replies)])
+
+    def eval_and_sample(self, step: int) -> bool:
+        """Held-out metrics, samples, best/ and early stopping; True when patience has run out."""
+        row, p = self.evaluate(), self.progress
+        p["chosen_history"].append(row["eval_logps/chosen"])
+        if chosen_logps_falling(p["chosen_history"]):
+            row["warning"] = ("held-out chosen log-probs have fallen at each of the last 3 evals (likelihood "
+                              "displacement): consider nll_weight > 0 or a lower lr")
+        if self.world.main:
+            self.rd.append(METRICS, [{"step": step, **row}])
+        self.write_samples(step)
+        score = [row["eval_rewards/accuracies"], -row["eval_loss"]]
+        if p["best"] is None or score > p["best"]:
+            p["best"], p["best_step"], p["bad_evals"] = score, step, 0
+            self.save(BEST, {"eval": row})
+        else:
+            p["bad_evals"] += 1
+        self.log(f"eval step {step}: loss {row['eval_loss']:.4f} accuracy {row['eval_rewards/accuracies']:.3f} "
+                 f"margin {row['eval_rewards/margins']:.4f}" + (f"  WARNING: {row['warning']}" if "warning" in row else ""))
+        self.status(step=step, best_step=p["best_step"], eval=row, warning=row.get("warning"))
+        return bool(self.cfg.patience) and p["bad_evals"] >= self.cfg.patience
+
+    def save(self, which: str, meta: dict | None = None) -> None:
+        if which == LAST:
+            self.saved_step = self.progress["step"]
+        if not self.world.main:
+            return
+        add = (lambda folder: save_train_state(folder, self.optimizer, self.progress)) if which == LAST else None
+        meta = {"dpo_step": self.progress["step"], "reference": self.cfg.model, "reference_key": self.ref_key,
+                **(meta or {})}
+        save_checkpoint(self.rd / which, self.policy, self.tok, meta, add_files=add)
+
+    # ------------------------------------------------------------------------------------ the loop
+
+    def fit(self, resume: bool) -> dict:
+        cfg = self.cfg
+        self.status(state="running", pid=os.getpid(), step=0, total_steps=cfg.max_steps, error=None,
+                    world_size=self.world.size)
+        self.setup(resume)
+        p = self.progress
+        if self.world.main:
+            self.rd.truncate_after(p["step"] if p["step"] else -1)
+        early_stop = p["step"] == 0 and self.eval_and_sample(0)
+        while p["step"] < cfg.max_steps and not early_stop:
+            if self.stop_agreed():
+                self.save(LAST)
+                raise Stopped
+            row = self.train_step(lr_at(p["step"], cfg.lr, cfg.warmup_steps, cfg.max_steps, cfg.schedule))
+            p["step"] += 1
+            step = p["step"]
+            if self.world.main:
+                self.rd.append(METRICS, [{"step": step, **row}])
+            self.log(f"step {step}/{cfg.max_steps} loss {row['loss']:.4f} accuracy {row['rewards/accuracies']:.2f} "
+                     f"margin {row['rewards/margins']:.4f} lr {row['lr']:.2e} {row['tokens_per_s']:.0f} tok/s")
+            evaluated = step % cfg.eval_interval == 0 or step == cfg.max_steps
+            early_stop = evaluated and self.eval_and_sample(step)
+            if evaluated or step % cfg.save_interval == 0:
+                self.save(LAST)
+            self.status(step=step)
+        if self.saved_step != p["step"]:
+            self.save(LAST)
+        if early_stop:
+            self.log(f"early stop at step {p['step']}: no better held-out accuracy/loss in {cfg.patience} evals")
+        return {"step": p["step"], "best_step": p["best_step"], "early_stopped": early_stop}
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> str:
+    """Run (or with resume, continue from last/) the DPO run in cfg.run_dir. Returns its final state, which
+    status.json also holds: completed, stopped (SIGTERM/SIGINT, last/ saved) or failed (error has the reason)."""
+    world, device = init_world(cfg.device)
+    stop = threading.Event()
+    run = DPORun(cfg, world, device, stop)
+    try:
+        with stop_on_signals(stop):
+            summary = run.fit(resume)
+        run.status(state="completed", **summary)
+        run.log(f"completed: {summary}")
+        return "completed"
+    except Stopped:
+        run.status(state="stopped", step=run.progress["step"])
+        run.log(f"stopped at step {run.progress['step']}")
+        return "stopped"
+    except NonFiniteLoss as e:
+        run.status(state="failed", error=str(e))
+        run.log(f"failed: {e}")
+        return "failed"
+    except Exception:
+        tail = traceback.format_exc()[-3000:]
+        run.status(state="failed", error=tail)
+        run.log(f"failed:\n{tail}")
+        return "failed"
+    finally:
+        if world.size > 1:
+            dist.destroy_process_group()
+
+
+def prepare_run(cfg: TrainConfig) -> dict:
+    """A new run dir: config.json (model and prompt paths made absolute) and the data snapshots, state queued."""
+    cfg.model = str(Path(cfg.model).resolve())
+    cfg.eval_prompts = str(Path(cfg.eval_prompts).resolve()) if cfg.eval_prompts else ""
+    return RunDir(cfg.run_dir).prepare(asdict(cfg), cfg.data, cfg.eval_data or None)
+
+
+def train_run_dir(run_dir: str | Path, resume: bool = False) -> str:
+    """Train from run_dir/config.json, after checking the data snapshots against their recorded sha256."""
+    rd = RunDir(run_dir)
+    raw = rd.read_config()
+    cfg = TrainConfig.from_dict({**raw, "run_dir": str(run_dir)})
+    for key in ("data", "eval_data"):
+        if raw.get(f"{key}_sha256") and sha256_file(rd.resolve(raw[key])) != raw[f"{key}_sha256"]:
+            rd.write_status(state="failed", error=f"{raw[key]} does not match the sha256 recorded in config.json")
+            return "failed"
+    return train(cfg, resume)
