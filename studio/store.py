@@ -363,15 +363,23 @@ def _example(row) -> Example:
                    created_at=row["created_at"], updated_at=row["updated_at"], deleted_at=row["deleted_at"])
 
 
-def _insert_example(db, row) -> int | None:
-    """Insert one example row; a duplicate of a deleted example of the same conversation comes back to life
-    (the annotator re-derived it), any other duplicate is left alone and None returned."""
+def _insert_example(db, row) -> tuple[int, bool]:
+    """Insert one example row: (id, True). A duplicate of a deleted example of the same conversation comes back
+    to life (the annotator derived it again): (its id, True). Any other duplicate is left alone: (its id, False)."""
     found = _one(db, _INSERT_EXAMPLE + f"""DO UPDATE SET deleted_at = NULL, updated_at = {NOW},
                      ranking_id = excluded.ranking_id, accepted_id = excluded.accepted_id,
                      rejected_id = excluded.rejected_id, status = excluded.status
                  WHERE examples.deleted_at IS NOT NULL AND examples.conversation_id = excluded.conversation_id
                  RETURNING id""", row)
-    return found and found["id"]
+    if found:
+        return found["id"], True
+    return _one(db, "SELECT id FROM examples WHERE content_hash = ?", [row["content_hash"]])["id"], False
+
+
+def _pair_seed(context, accepted, rejected) -> dict:
+    """The seed example preferring reply `accepted` over `rejected` after a conversation's context."""
+    template, users, replies = context
+    return {"Template": [template], "User": users, "Accepted": replies + [accepted], "Rejected": replies + [rejected]}
 
 
 class BulkInsert:
@@ -476,10 +484,7 @@ class Store:
         row = example_row(seed, status=status, annotator=annotator, source=source, source_ref=source_ref,
                           split=split, meta=meta)
         with self._unit(write=True) as db:
-            new_id = _insert_example(db, row)
-            if new_id is not None:
-                return new_id, True
-            return _one(db, "SELECT id FROM examples WHERE content_hash = ?", [row["content_hash"]])["id"], False
+            return _insert_example(db, row)
 
     @contextmanager
     def bulk_insert(self, batch_size=1000) -> Iterator[BulkInsert]:
@@ -647,7 +652,7 @@ class Store:
         pairs = pairing.derive_pairs(tiers, strategy, acceptable)
         with self._unit(write=True) as db:
             conversation = self._require(db, "conversations", conversation_id)
-            user = self._require_turn(db, conversation_id, turn)["user"]
+            self._require_turn(db, conversation_id, turn)
             texts = self._candidate_texts(db, conversation_id, turn)
             unknown = [c for tier in tiers for c in tier if c not in texts]
             if unknown:
@@ -659,23 +664,17 @@ class Store:
             ranking_id = db["rankings"].insert({
                 "conversation_id": conversation_id, "turn": turn, "annotator": annotator,
                 "tiers": json.dumps(tiers), "acceptable": acceptable, "strategy": strategy}).last_pk
-            users, replies = self._history(db, conversation_id, turn)
+            context = self._context(db, conversation, turn)
             saved, duplicates, identical = [], [], 0
             for accepted, rejected in pairs:
                 if texts[accepted] == texts[rejected]:
                     identical += 1
                     continue
-                seed = {"Template": [conversation["template"]], "User": users + [user],
-                        "Accepted": replies + [texts[accepted]], "Rejected": replies + [texts[rejected]]}
-                row = example_row(seed, status=conversation["status"], annotator=annotator,
-                                  source=conversation["source"], conversation_id=conversation_id,
-                                  ranking_id=ranking_id, accepted_id=accepted, rejected_id=rejected)
-                example_id = _insert_example(db, row)
-                if example_id is None:
-                    duplicates.append(_one(db, "SELECT id FROM examples WHERE content_hash = ?",
-                                           [row["content_hash"]])["id"])
-                else:
-                    saved.append(example_id)
+                example_id, stored = _insert_example(db, example_row(
+                    _pair_seed(context, texts[accepted], texts[rejected]), status=conversation["status"],
+                    annotator=annotator, source=conversation["source"], conversation_id=conversation_id,
+                    ranking_id=ranking_id, accepted_id=accepted, rejected_id=rejected))
+                (saved if stored else duplicates).append(example_id)
             self._touch(db, conversation_id)
             return RankingResult(ranking_id, saved, duplicates, identical)
 
@@ -697,15 +696,16 @@ class Store:
         db.execute(f"UPDATE examples SET deleted_at = {NOW}, updated_at = {NOW} "
                    f"WHERE deleted_at IS NULL AND ranking_id IN ({', '.join('?' * len(old))})", old)
 
-    def _history(self, db, conversation_id, turn) -> tuple[list, list]:
-        """The user messages and accepted replies of the turns before `turn`."""
+    def _context(self, db, conversation, turn) -> tuple[str, list, list]:
+        """What every pair at an existing `turn` shares: (template, the user messages up to and including it,
+        the accepted replies before it)."""
         rows = list(_rows(db, """SELECT t.idx, t.user, c.text FROM turns t LEFT JOIN candidates c ON c.id = t.reply_id
-                                 WHERE t.conversation_id = ? AND t.idx < ? ORDER BY t.idx""",
-                          [conversation_id, turn]))
-        missing = [r["idx"] for r in rows if r["text"] is None]
+                                 WHERE t.conversation_id = ? AND t.idx <= ? ORDER BY t.idx""",
+                          [conversation["id"], turn]))
+        missing = [r["idx"] for r in rows[:-1] if r["text"] is None]
         if missing:
             raise StoreError(f"turn {missing[0]} has no accepted reply, so later turns have no context")
-        return [r["user"] for r in rows], [r["text"] for r in rows]
+        return conversation["template"], [r["user"] for r in rows], [r["text"] for r in rows[:-1]]
 
     def set_conversation_status(self, conversation_id, status):
         """draft/done/skipped/discarded. Its examples follow (only done ones are exported by default); its
@@ -847,17 +847,15 @@ class Store:
         context with the edit accepted and the original rejected. Returns its id; None when that pair exists."""
         with self._unit(write=True) as db:
             conversation = self._require(db, "conversations", conversation_id)
-            user = self._require_turn(db, conversation_id, turn)["user"]
+            self._require_turn(db, conversation_id, turn)
             edited = _one(db, "SELECT text, edited_from FROM candidates WHERE id = ? AND conversation_id = ? "
                               "AND turn = ?", [edited_id, conversation_id, turn])
             if edited is None or edited["edited_from"] is None:
                 raise StoreError(f"candidate {edited_id} is not an edit of a candidate of turn {turn}")
             original = self._candidate_texts(db, conversation_id, turn)[edited["edited_from"]]
-            users, replies = self._history(db, conversation_id, turn)
-            seed = {"Template": [conversation["template"]], "User": users + [user],
-                    "Accepted": replies + [edited["text"]], "Rejected": replies + [original]}
-            example_id = _insert_example(db, example_row(
-                seed, status=conversation["status"], annotator=annotator, source=conversation["source"],
+            example_id, stored = _insert_example(db, example_row(
+                _pair_seed(self._context(db, conversation, turn), edited["text"], original),
+                status=conversation["status"], annotator=annotator, source=conversation["source"],
                 conversation_id=conversation_id, accepted_id=edited_id, rejected_id=edited["edited_from"]))
             self._touch(db, conversation_id)
-            return example_id
+            return example_id if stored else None
