@@ -72,6 +72,7 @@ class ImportReport:
     filtered: Counter = field(default_factory=Counter)  # filter name -> rows it removed
     errors: list[SeedError] = field(default_factory=list)  # the first MAX_ERRORS, each naming where and what
     committed: bool = False
+    unreadable: bool = False  # the file broke off (truncated, not JSON, bad encoding): nothing past it was read
     rejected_out: str | None = None
 
     @property
@@ -82,10 +83,11 @@ class ImportReport:
         lines = [f"{self.file}: {self.read} records read as {self.format or 'unknown format'}, "
                  f"{self.imported} imported, {self.duplicates} duplicates, {self.invalid} invalid"]
         lines += [f"  filtered out by {name}: {n}" for name, n in sorted(self.filtered.items())]
-        if not self.committed:
-            lines.append("  nothing was imported" + (" (fix the errors, or use skip_invalid to import the valid "
-                                                      "records)" if self.invalid else ""))
-        if self.rejected_out and self.invalid:
+        if self.unreadable:
+            lines.append("  nothing was imported: the file cannot be read past the error")
+        elif not self.committed:
+            lines.append("  nothing was imported: fix the errors, or skip invalid records to import the valid ones")
+        if self.rejected_out:
             lines.append(f"  rejected records written to {self.rejected_out}")
         return "\n".join(lines)
 
@@ -126,6 +128,7 @@ def import_file(store: Store, path, options=ImportOptions(), progress: Callable[
         except (SeedError, OSError, EOFError, lzma.LZMAError) as e:  # a broken file: nothing can be trusted
             report.errors.append(e if isinstance(e, SeedError) else SeedError(f"cannot read: {e}", file=str(path)))
             report.invalid += 1
+            report.unreadable = True
     return report
 
 
@@ -136,7 +139,10 @@ def _import_records(store, records, options, report, stack, tick):
     fmt = report.format = options.format or detect_format(*first)
     options.check(fmt)
     convert = _CONVERTERS[fmt]
-    rejected = _open_rejected(options, report, stack)
+    rejected = None
+    if options.skip_invalid and options.rejected_out:
+        rejected = _RejectedFile(options.rejected_out, report)
+        stack.callback(rejected.close)
     attrs = {"source": options.source or SOURCES[fmt], "annotator": options.annotator, "split": options.split}
     name = Path(first[0].file).name
     with store.bulk_insert() as bulk:
@@ -156,7 +162,7 @@ def _import_records(store, records, options, report, stack, tick):
                 if len(report.errors) < MAX_ERRORS:
                     report.errors.append(error)
                 if rejected:
-                    _write_rejected(rejected, error, value)
+                    rejected.write(error, value)
         if report.invalid and not options.skip_invalid:
             raise _Abort
     tick()
@@ -236,19 +242,25 @@ def _parquet_records(path):
     return rows(), lambda: done[0], parquet.metadata.num_rows
 
 
-def _open_rejected(options, report, stack):
-    if not (options.skip_invalid and options.rejected_out):
-        return None
-    report.rejected_out = str(options.rejected_out)
-    return stack.enter_context(open(options.rejected_out, "w", encoding="utf-8"))
+class _RejectedFile:
+    """The rejected records with their reasons, one JSON object a line, in a file made at the first one."""
 
+    def __init__(self, path, report):
+        self.path, self.report, self.fh = path, report, None
 
-def _write_rejected(fh, error, value):
-    where = {"file": error.file, "record": error.record, "line": error.line, "field": error.field}
-    problems = [{"field": p.field, "message": p.message} for p in error.problems] or [
-        {"field": error.field or "", "message": error.reason}]
-    record = None if isinstance(value, SeedError) else value
-    fh.write(json.dumps({**where, "problems": problems, "value": record}) + "\n")  # ASCII: survives bad input
+    def write(self, error, value):
+        if self.fh is None:
+            self.fh = open(self.path, "w", encoding="utf-8")
+            self.report.rejected_out = str(self.path)
+        where = {"file": error.file, "record": error.record, "line": error.line, "field": error.field}
+        problems = [{"field": p.field, "message": p.message} for p in error.problems] or [
+            {"field": error.field or "", "message": error.reason}]
+        record = None if isinstance(value, SeedError) else value
+        self.fh.write(json.dumps({**where, "problems": problems, "value": record}) + "\n")  # ASCII: safe for any input
+
+    def close(self):
+        if self.fh:
+            self.fh.close()
 
 
 # ----------------------------------------------------------------------------------------------- record converters

@@ -246,6 +246,16 @@ def test_broken_files_are_reported_not_raised(store, tmp_path, data, words):
     assert store.count_examples() == 0
 
 
+def test_an_unreadable_file_says_so_and_a_clean_one_leaves_no_rejected_file(store, tmp_path):
+    path = tmp_path / "cut.json"
+    path.write_bytes(b"[" + json.dumps(ex()).encode() + b", {")
+    report = import_file(store, path, ImportOptions(skip_invalid=True, rejected_out=tmp_path / "rejected.jsonl"))
+    assert report.unreadable and not report.committed and "cannot be read past the error" in report.summary()
+    report = import_file(store, FIXTURES / "guide_examples.json",
+                         ImportOptions(skip_invalid=True, rejected_out=tmp_path / "rejected.jsonl"))
+    assert report.ok and report.rejected_out is None and not (tmp_path / "rejected.jsonl").exists()
+
+
 def test_a_corrupt_compressed_file_is_an_error_not_a_traceback(store, tmp_path):
     path = tmp_path / "rows.jsonl.xz"
     path.write_bytes(lzma.compress(json.dumps(ex()).encode() * 50)[:-20])
