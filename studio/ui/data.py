@@ -184,9 +184,11 @@ def export(store: Store, fmt, filters: ExampleFilter) -> tuple[str, int]:
 def build(store: Store, loaded, tab: gr.Tab) -> None:
     c: dict = {}
     with gr.Row(equal_height=True):
-        c["annotator"] = gr.Dropdown([ANY], value=ANY, label="Annotator", elem_id="f-annotator")
+        # choices come from the store (facets); typing any other value filters by it too
+        c["annotator"] = gr.Dropdown([ANY], value=ANY, label="Annotator", allow_custom_value=True,
+                                     elem_id="f-annotator")
         c["status"] = gr.Dropdown([ANY, *STATUSES], value=ANY, label="Status", elem_id="f-status")
-        c["source"] = gr.Dropdown([ANY], value=ANY, label="Source", elem_id="f-source")
+        c["source"] = gr.Dropdown([ANY], value=ANY, label="Source", allow_custom_value=True, elem_id="f-source")
         c["text"] = gr.Textbox(label="Search text", placeholder="in any message", elem_id="f-text", scale=2)
         c["trash"] = gr.Checkbox(label="Trash (deleted)", elem_id="f-trash")
     with gr.Row(equal_height=True):
@@ -303,12 +305,11 @@ def _wire_viewer(store, c, filters, refresh, refresh_outputs):
         return run
 
     after = dict(outputs=[c["notice"], *shown])
-    c["save"].click(act(save_example), [c["example_id"], c["json"], c["edit_status"]], **after,
-                    api_name="save_example").then(refresh, [*filters, c["page"]], refresh_outputs)
-    c["delete"].click(act(delete_example), c["example_id"], **after, api_name="delete_example").then(
-        refresh, [*filters, c["page"]], refresh_outputs)
-    c["undo"].click(act(restore_example), c["example_id"], **after, api_name="undo_delete").then(
-        refresh, [*filters, c["page"]], refresh_outputs)
+    for button, action, inputs in ((c["save"], save_example, [c["example_id"], c["json"], c["edit_status"]]),
+                                   (c["delete"], delete_example, [c["example_id"]]),
+                                   (c["undo"], restore_example, [c["example_id"]])):
+        button.click(act(action), inputs, **after, api_name=action.__name__).then(
+            refresh, [*filters, c["page"]], refresh_outputs, api_visibility="private")
 
 
 def _wire_import_export(store, c, filters):
