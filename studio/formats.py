@@ -185,10 +185,9 @@ def _convert(convert, fmt, where, value, options, attrs):
         row = example_row(seed, meta=meta, **attrs)
     except SeedError as e:
         raise where.invalid(e.problems) from None
-    longest = max(len(message) for key in TURN_KEYS for message in seed[key])
-    if options.max_chars is not None and longest > options.max_chars:
+    if options.max_chars is not None and any(len(m) > options.max_chars for k in TURN_KEYS for m in seed[k]):
         raise _Filtered("too-long")
-    if min(len(seed["Accepted"][-1].strip()), len(seed["Rejected"][-1].strip())) < options.min_chars:
+    if options.min_chars and min(len(seed[k][-1].strip()) for k in ("Accepted", "Rejected")) < options.min_chars:
         raise _Filtered("too-short")
     return row
 

@@ -21,6 +21,7 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -299,7 +300,7 @@ def example_row(seed, *, status="done", annotator="", source="", source_ref="", 
     """The examples row for a seed example: validated (SeedError), JSON-encoded, content-hashed."""
     seed = check_example(seed)
     _check_status(status)
-    columns = [_to_json(seed[k]) for k in KEYS]
+    columns = [_json_strings(seed[k]) for k in KEYS]
     return {"content_hash": hashlib.sha256("\n".join(columns).encode()).hexdigest(),
             "template": seed["Template"][0], "user": columns[1], "accepted": columns[2], "rejected": columns[3],
             "n_turns": len(seed["User"]), "status": status, "annotator": annotator, "source": source,
@@ -310,6 +311,11 @@ def example_row(seed, *, status="done", annotator="", source="", source_ref="", 
 
 
 _to_json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps builds a new encoder per call for that flag
+
+
+def _json_strings(items) -> str:
+    """_to_json(items) for a list of strings, twice as fast (this is most of an import's encoding)."""
+    return "[" + ", ".join(map(encode_basestring, items)) + "]"
 
 
 def content_hash(seed) -> str:
@@ -458,7 +464,10 @@ class Store:
 
     def _migrate(self):
         with self._unit() as db:
-            db.enable_wal()  # a property of the file: set once, outside a transaction
+            # Properties of the file, set before anything is written (no-ops on an existing store): 8 KiB pages hold
+            # three typical ~2 KiB examples where 4 KiB pages hold one, wasting a third of the file.
+            db.execute("PRAGMA page_size = 8192")
+            db.enable_wal()
         with self._unit(write=True) as db:
             db.execute("CREATE TABLE IF NOT EXISTS schema_version "
                        f"(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT ({NOW}))")

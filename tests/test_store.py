@@ -28,6 +28,7 @@ def raw(store):
 def test_a_new_store_is_migrated_to_the_latest_version_in_wal_mode(store):
     assert store.schema_version == len(MIGRATIONS)
     assert raw(store).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert raw(store).execute("PRAGMA page_size").fetchone()[0] == 8192
     Store(store.path)  # opening again migrates nothing
     assert raw(store).execute("SELECT count(*) FROM schema_version").fetchone()[0] == len(MIGRATIONS)
 

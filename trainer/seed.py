@@ -269,9 +269,13 @@ def load_seed_file(path) -> list[dict]:
 
 # ------------------------------------------------------------------------------------------------------- writing
 
+_encode = json.JSONEncoder(ensure_ascii=False).encode  # what json.dumps(..., ensure_ascii=False) does, minus
+                                                       # building a new encoder for every call
+
+
 def encode_example(example) -> bytes:
     """The canonical bytes of one valid example: UTF-8, non-ASCII kept, keys in the canonical order."""
-    return json.dumps(canonical(example), ensure_ascii=False).encode("utf-8")
+    return _encode(canonical(example)).encode("utf-8")
 
 
 def _encoded(examples: Iterable[dict], fh) -> Iterator[bytes]:
