@@ -31,6 +31,7 @@ from studio import pairing
 from trainer.seed import KEYS, SeedError, check_example
 
 STATUSES = ("draft", "done", "skipped", "discarded")
+OUTCOMES = ("policy", "reference", "tie", "both_bad")
 ORIGINS = ("human", "model")
 BUSY_TIMEOUT_S = 10.0
 NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"  # UTC, fixed width, so timestamps compare as text
@@ -128,6 +129,24 @@ MIGRATIONS = [
     CREATE INDEX examples_conversation ON examples (conversation_id);
     -- Covers counting and paging under any attribute filter without reading the (large) rows.
     CREATE INDEX examples_page ON examples (deleted_at, id, status, annotator, source, split, created_at);
+    """,
+    f"""
+    -- Blind votes between a run's policy and its reference (the Compare tab). A vote with a winner also stands
+    -- behind an example (source 'compare').
+    CREATE TABLE votes (
+        id INTEGER PRIMARY KEY,
+        run TEXT NOT NULL,
+        policy TEXT NOT NULL,     -- checkpoint paths
+        reference TEXT NOT NULL,
+        policy_side TEXT NOT NULL CHECK (policy_side IN ('A', 'B')),
+        outcome TEXT NOT NULL CHECK (outcome IN ('policy', 'reference', 'tie', 'both_bad')),
+        annotator TEXT NOT NULL DEFAULT '',
+        conversation TEXT NOT NULL CHECK (json_valid(conversation)),  -- template, user, both sides' replies
+        sampling TEXT CHECK (sampling IS NULL OR json_valid(sampling)),
+        example_id INTEGER REFERENCES examples (id),
+        created_at TEXT NOT NULL DEFAULT ({NOW})
+    );
+    CREATE INDEX votes_run ON votes (run, policy);
     """,
 ]
 
@@ -823,6 +842,48 @@ class Store:
             queue = dict.fromkeys(("pending", "assigned", "done"), 0)
             queue.update(db.execute("SELECT status, count(*) FROM prompts GROUP BY status").fetchall())
             return {"annotators": dict(sorted(annotators.items())), "queue": queue}
+
+    # -- votes: policy vs reference ------------------------------------------------------------------------------
+
+    def record_vote(self, *, run, policy, reference, policy_side, outcome, template, user, policy_replies,
+                    reference_replies, annotator="", sampling=None) -> tuple[int, int | None]:
+        """Store a blind vote on one conversation answered by both models. A winner also makes an example (source
+        'compare', the winner's replies accepted), in the same transaction. Returns (vote id, example id or None;
+        an example with the same content already stored is reused)."""
+        if outcome not in OUTCOMES:
+            raise StoreError(f"unknown outcome {outcome!r} (expected one of {', '.join(OUTCOMES)})")
+        if policy_side not in ("A", "B"):
+            raise StoreError(f"policy_side must be A or B, not {policy_side!r}")
+        row = None
+        if outcome in ("policy", "reference"):
+            accepted, rejected = ((policy_replies, reference_replies) if outcome == "policy"
+                                  else (reference_replies, policy_replies))
+            row = example_row({"Template": [template], "User": user, "Accepted": accepted, "Rejected": rejected},
+                              annotator=annotator, source="compare", source_ref=run,
+                              meta={"run": run, "policy": policy, "reference": reference, "winner": outcome})
+        conversation = {"template": template, "user": user, "policy": policy_replies, "reference": reference_replies}
+        with self._unit(write=True) as db:
+            example_id = _insert_example(db, row)[0] if row else None
+            vote_id = db["votes"].insert({
+                "run": run, "policy": policy, "reference": reference, "policy_side": policy_side, "outcome": outcome,
+                "annotator": annotator, "conversation": _to_json(conversation),
+                "sampling": None if sampling is None else _to_json(sampling), "example_id": example_id}).last_pk
+        return vote_id, example_id
+
+    def vote_tally(self, run=None) -> list[dict]:
+        """Per run and policy checkpoint: {run, checkpoint, votes, policy, reference, tie, both_bad}, where the last
+        four count the outcomes."""
+        where, params = ("WHERE run = ?", [run]) if run is not None else ("", [])
+        with self._unit() as db:
+            rows = db.execute(f"SELECT run, policy, outcome, count(*) FROM votes {where} "
+                              "GROUP BY run, policy, outcome ORDER BY run, policy", params).fetchall()
+        tally = {}
+        for run_id, policy, outcome, n in rows:
+            entry = tally.setdefault((run_id, policy), {"run": run_id, "checkpoint": policy, "votes": 0,
+                                                        **dict.fromkeys(OUTCOMES, 0)})
+            entry[outcome] = n
+            entry["votes"] += n
+        return list(tally.values())
 
     # -- small helpers -------------------------------------------------------------------------------------------
 
