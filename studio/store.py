@@ -377,10 +377,14 @@ def _one(db, sql, params=()) -> dict | None:
     return None if row is None else dict(zip(names, row))
 
 
+def _seed(template, user, accepted, rejected) -> dict:
+    """A seed example from its stored columns (the turns are JSON arrays: one parse for the three)."""
+    users, accepted, rejected = json.loads(f"[{user}, {accepted}, {rejected}]")
+    return {"Template": [template], "User": users, "Accepted": accepted, "Rejected": rejected}
+
+
 def _example(row) -> Example:
-    seed = {"Template": [row["template"]], "User": json.loads(row["user"]),
-            "Accepted": json.loads(row["accepted"]), "Rejected": json.loads(row["rejected"])}
-    return Example(id=row["id"], seed=seed, status=row["status"], annotator=row["annotator"], source=row["source"],
+    return Example(id=row["id"], seed=_seed(row["template"], row["user"], row["accepted"], row["rejected"]), status=row["status"], annotator=row["annotator"], source=row["source"],
                    source_ref=row["source_ref"], split=row["split"],
                    meta=None if row["meta"] is None else json.loads(row["meta"]),
                    conversation_id=row["conversation_id"], ranking_id=row["ranking_id"],
@@ -606,10 +610,9 @@ class Store:
         """The seed examples an export writes: a pure function of the store (insertion order, streamed)."""
         where, params = (filters or ExampleFilter()).where()
         with self._unit() as db:
-            for template, user, accepted, rejected in db.execute(
-                    f"SELECT template, user, accepted, rejected FROM examples WHERE {where} ORDER BY id", params):
-                yield {"Template": [template], "User": json.loads(user), "Accepted": json.loads(accepted),
-                       "Rejected": json.loads(rejected)}
+            for row in db.execute(f"SELECT template, user, accepted, rejected FROM examples WHERE {where} "
+                                  "ORDER BY id", params):
+                yield _seed(*row)
 
     # -- annotation: conversations, candidates, rankings ---------------------------------------------------------
 

@@ -280,7 +280,7 @@ def encode_example(example) -> bytes:
 
 def _encoded(examples: Iterable[dict], fh) -> Iterator[bytes]:
     for record, example in enumerate(examples):
-        yield encode_example(check_example(example, Location(getattr(fh, "name", None), record=record)))
+        yield _encode(check_example(example, Location(getattr(fh, "name", None), record=record))).encode("utf-8")
 
 
 def dump_seed_json(examples: Iterable[dict], fh: IO[bytes]) -> int:
