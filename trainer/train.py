@@ -49,18 +49,18 @@ class TrainConfig:
     label_smoothing: float = 0.0  # ε of conservative (sigmoid) and robust DPO
     length_norm: bool = True  # mean log-prob over response tokens; --no-length-norm: sums
     nll_weight: float = 0.0  # adds weight × mean NLL of the accepted response (counters falling chosen log-probs)
-    lr: float = 1e-4
+    lr: float = 2e-5  # β 0.5 on mean log-probs moves fast: from 5e-5 up replies got garbled (docs/DPO.md)
     schedule: str = "cosine"  # or linear; both after a linear warmup
     warmup_steps: int = 10
-    max_steps: int = 150
-    batch_size: int = 16  # pairs per optimizer step, over all processes and accumulation micro-steps
+    max_steps: int = 100
+    batch_size: int = 8  # pairs per optimizer step, over all processes and accumulation micro-steps
     grad_accum: int = 1
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     max_len: int = 0  # prompt + response tokens; 0: the model's context
     max_response_len: int = 96  # responses are capped here, then prompts lose their beginning to fit max_len
     eval_fraction: float = 0.1  # used when eval_data is empty
-    eval_interval: int = 25
+    eval_interval: int = 20
     patience: int = 0  # evals without a better held-out (accuracy, -loss) before stopping early; 0: never
     save_interval: int = 50  # last/ is also saved at every eval and at the end
     ref_cache: bool = True  # reference log-probs computed once and cached; --no-ref-cache: a live reference forward
@@ -381,8 +381,8 @@ class DPORun:
         totals = torch.zeros(len(PAIR_METRICS) + 1, device=self.device)  # + tokens
         for idx in micro_batches(self.next_step_pairs(), cfg.grad_accum, self.world.rank, self.world.size):
             batch = collate([self.pairs["train"][i] for i in idx], self.tok.pad, self.device)
-            losses, sums = self.pair_terms(pair_logps(self.policy, batch, self.device),
-                                           self.reference_logps("train", idx, batch), batch.counts)
+            ref = self.reference_logps("train", idx, batch)  # first, so live reference logits are freed early
+            losses, sums = self.pair_terms(pair_logps(self.policy, batch, self.device), ref, batch.counts)
             (losses.sum() / cfg.batch_size).backward()
             totals += torch.cat([sums, torch.tensor([float(batch.tokens)], device=self.device)])
         sync_grads(self.policy, self.world)
