@@ -466,6 +466,7 @@ class Store:
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")  # durable across application crashes in WAL mode, and faster
+        conn.execute("PRAGMA journal_size_limit = 67108864")  # a big import's WAL shrinks back once checkpointed
         return sqlite_utils.Database(conn, execute_plugins=False)
 
     @contextmanager
