@@ -59,6 +59,11 @@ PICK_JS = """(...ranks) => {
 }"""
 
 
+# The form's values over the saved draft, done in the browser on every change (what merge_form does on the server).
+MERGE_JS = f"""(saved, ...values) => Object.assign({{}}, saved,
+  Object.fromEntries({json.dumps(FORM)}.map((key, i) => [key, values[i]])))"""
+
+
 class Refused(ValueError):
     """An action the annotator has to fix first; nothing was stored."""
 
@@ -756,16 +761,17 @@ def _wire(store: Store, c: dict, name, loaded):
     on(c["discard"].click, discard, api_name="discard")
     on(c["prompts_file"].upload, import_prompts, [c["prompts_file"]], api_name="import_prompts")
 
-    def autosave(request: gr.Request, name_value, saved, *values):
+    def live_previews(request: gr.Request, name_value, saved, *values):
         draft = merge_form(saved, values)
-        th = thread(store, who(name_value, request), draft)
-        shown = previews(th, draft)
-        return [draft, shown["write_preview"], shown["rank_preview"], shown["pairs"]]
+        shown = previews(thread(store, who(name_value, request), draft), draft)
+        return [shown["write_preview"], shown["rank_preview"], shown["pairs"]]
 
-    # .change, not .input: Gradio's input event misses pasted text. Programmatic updates re-save the same draft.
-    gr.on([c[k].change for k in FORM], autosave, [name, c["draft"], *form],
-          [c["draft"], c["write_preview"], c["rank_preview"], c["pairs"]], trigger_mode="always_last",
-          show_progress="hidden", concurrency_limit=None, api_visibility="private")
+    # .change, not .input: Gradio's input event misses pasted text. The draft is merged in the browser: a server
+    # round trip could come back after a newer save and put the old draft back.
+    edits = [c[k].change for k in FORM]
+    gr.on(edits, None, [c["draft"], *form], c["draft"], js=MERGE_JS, api_visibility="private")
+    gr.on(edits, live_previews, [name, c["draft"], *form], [c["write_preview"], c["rank_preview"], c["pairs"]],
+          trigger_mode="always_last", show_progress="hidden", concurrency_limit=None, api_visibility="private")
     c["template_choice"].change(lambda choice: gr.update(visible=choice != CUSTOM), c["template_choice"],
                                c["template_text"], api_visibility="private")
 

@@ -52,9 +52,9 @@ def build(settings: Settings, store: Store | None = None) -> gr.Blocks:
             gr.Markdown("## DPO Studio\nWrite and rank replies; every save is a preference pair for DPO.")
             name = _identity(bool(settings.auth))
         saved_name = gr.BrowserState("", storage_key=NAME_KEY, secret=NAME_SECRET)
-        loaded = demo.load(_signed_in_or_saved, saved_name, name, api_visibility="private")
+        loaded = demo.load(_signed_in_or_saved, [saved_name, name], name, api_visibility="private")
         if not settings.auth:
-            name.change(lambda value: value.strip(), name, saved_name, api_visibility="private")
+            name.change(None, name, saved_name, js="(name) => name.trim()", api_visibility="private")
         with gr.Tabs(elem_id="tabs"):
             with gr.Tab("Annotate", id="annotate"):
                 annotate.build(store, settings, name, loaded)
@@ -77,8 +77,9 @@ def _identity(auth: bool) -> gr.Textbox:
     return name
 
 
-def _signed_in_or_saved(request: gr.Request, saved):
-    return getattr(request, "username", None) or saved or ""
+def _signed_in_or_saved(request: gr.Request, saved, typed):
+    """The login; else the name saved in this browser, unless one was typed before the page finished loading."""
+    return getattr(request, "username", None) or typed or saved or ""
 
 
 def _tab_or_note(module_name, store, settings, loaded):
