@@ -5,7 +5,6 @@ only ever reaches the page through a str Dataframe, a Chatbot made by chatfmt, o
 """
 from __future__ import annotations
 
-import html
 import json
 import shutil
 import tempfile
@@ -14,7 +13,9 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio.cli_data import render as render_stats
 from studio.formats import EXPORT_FORMATS, IMPORT_FORMATS, ImportOptions, export_file, import_file
+from studio.quality import quality_report, stats
 from studio.store import STATUSES, ExampleFilter, Store
 from studio.ui.chatfmt import chat_view, notice, seed_chats
 
@@ -118,11 +119,9 @@ def restore_example(store: Store, example_id) -> str:
     return f"Example {int(example_id)} is back." if restored else f"Example {int(example_id)} was not deleted."
 
 
-def stats(store: Store) -> list[list]:
-    """Rows of (by, value, examples) over the live examples."""
-    return [[column, str(value) if value != "" else "(none)", n] for column in ("status", "source", "annotator",
-                                                                                  "n_turns")
-            for value, n in store.count_by(column).items()]
+def stats_report(store: Store, filters: ExampleFilter) -> str:
+    """Counts, lengths and the data-quality findings (with example ids to review) for the filtered examples."""
+    return render_stats(stats(store, filters), quality_report(store, filters))
 
 
 # ---------------------------------------------------------------------------------------- import, export
@@ -199,9 +198,9 @@ def build(store: Store, loaded, tab: gr.Tab) -> None:
     c["table"] = gr.Dataframe(headers=COLUMNS, datatype="str", interactive=False, wrap=False, elem_id="examples",
                               label="Examples (click a row to open it)", max_height=420)
     _viewer(c)
-    with gr.Accordion("Stats", open=False):
-        c["stats"] = gr.Dataframe(headers=["by", "value", "examples"], datatype="str", interactive=False,
-                                  label="Live examples", elem_id="stats")
+    with gr.Accordion("Stats and data quality", open=False):
+        c["compute_stats"] = gr.Button("Compute for the filtered examples", size="sm", elem_id="compute-stats")
+        c["stats"] = gr.Textbox(label="Report", lines=14, interactive=False, elem_id="stats")
     _import_panel(c)
     _export_panel(c)
     _wire(store, c, loaded, tab)
@@ -266,10 +265,10 @@ def _wire(store: Store, c: dict, loaded, tab):
     def refresh(annotator, status, source, text, trash, page):
         rows, page, where = browse(store, example_filter(annotator, status, source, text, trash), page)
         choices = facets(store)
-        return (rows, page, html.escape(where), gr.update(choices=choices["annotator"]),
-                gr.update(choices=choices["source"]), stats(store))
+        return (rows, page, where, gr.update(choices=choices["annotator"]),
+                gr.update(choices=choices["source"]))
 
-    refresh_outputs = [*listing, c["annotator"], c["source"], c["stats"]]
+    refresh_outputs = [*listing, c["annotator"], c["source"]]
     for trigger, step in ((c["prev"].click, -1), (c["next"].click, 1), (c["page"].submit, 0)):
         trigger(lambda *v, step=step: refresh(*v[:-1], (v[-1] or 1) + step), [*filters, c["page"]],
                 refresh_outputs, api_visibility="private")
@@ -277,6 +276,8 @@ def _wire(store: Store, c: dict, loaded, tab):
           lambda *v: refresh(*v, 1), filters, refresh_outputs, api_visibility="private")
     tab.select(refresh, [*filters, c["page"]], refresh_outputs, api_name="browse")
     loaded.then(refresh, [*filters, c["page"]], refresh_outputs, api_visibility="private")
+    c["compute_stats"].click(lambda *v: stats_report(store, example_filter(*v)), filters, c["stats"],
+                             api_name="stats")
     _wire_viewer(store, c, filters, refresh, refresh_outputs)
     _wire_import_export(store, c, filters)
 
