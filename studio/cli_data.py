@@ -176,7 +176,8 @@ def render(stats, quality) -> str:
                      f"longer, {bias['equal']} equal)")
     for key, label in (("exact_duplicates", "exact"), ("near_duplicates", "near")):
         found = quality[key]
+        groups = "; ".join(ids(group) for group in found["ids"])
         lines.append(f"  {label} duplicate prompts: {found['groups']} groups"
-                     + (f" - ids (one group per ';') {'; '.join(ids(g) for g in found['ids'])}" if found["ids"] else ""))
+                     + (f" - ids (one group per ';') {groups}" if groups else ""))
     return "\n".join(lines)
 

@@ -297,8 +297,9 @@ def _preferred(row, dimension):
     key = f"{dimension}_response_id"
     if key not in row:
         other = "better" if dimension == "safer" else "safer"
-        hint = f" (this row has {other}_response_id: choose dimension {other!r})" if f"{other}_response_id" in row else ""
-        raise _Invalid(key, "missing" + hint)
+        has_other = f"{other}_response_id" in row
+        raise _Invalid(key, "missing" + (f" (this row has {other}_response_id: choose dimension {other!r})"
+                                         if has_other else ""))
     if type(row[key]) is not int or row[key] not in (0, 1):
         raise _Invalid(key, f"must be 0 or 1, got {json.dumps(row[key])}")
     return row[key]

@@ -384,7 +384,8 @@ def _seed(template, user, accepted, rejected) -> dict:
 
 
 def _example(row) -> Example:
-    return Example(id=row["id"], seed=_seed(row["template"], row["user"], row["accepted"], row["rejected"]), status=row["status"], annotator=row["annotator"], source=row["source"],
+    return Example(id=row["id"], seed=_seed(row["template"], row["user"], row["accepted"], row["rejected"]),
+                   status=row["status"], annotator=row["annotator"], source=row["source"],
                    source_ref=row["source_ref"], split=row["split"],
                    meta=None if row["meta"] is None else json.loads(row["meta"]),
                    conversation_id=row["conversation_id"], ranking_id=row["ranking_id"],

@@ -86,7 +86,8 @@ def test_update_revalidates_rehashes_and_refuses_duplicates(store):
     a, _ = store.add_example(ex())
     b, _ = store.add_example(ex(user="Other"))
     updated = store.update_example(a, seed=ex(accepted="Hello there!"), status="draft", split="eval")
-    assert updated.seed["Accepted"] == ["Hello there!"] and updated.content_hash == content_hash(ex(accepted="Hello there!"))
+    assert updated.seed["Accepted"] == ["Hello there!"]
+    assert updated.content_hash == content_hash(ex(accepted="Hello there!"))
     assert (updated.status, updated.split) == ("draft", "eval") and updated.updated_at >= updated.created_at
     with pytest.raises(DuplicateExample) as info:
         store.update_example(a, seed=ex(user="Other"))
