@@ -1,0 +1,326 @@
+"""Training runs as the studio sees them: prepare, launch, observe, stop and resume, through run directories only.
+
+A run is a directory under the runs folder (the contract in trainer/rundir.py). The studio snapshots the data into
+it, writes config.json, and starts `python -m trainer train --run-dir D` as its own process group with its output
+going to D/log.txt; from then on it only reads the directory. What the studio itself knows about a run (where the
+data came from, when each process was launched, which pid) goes to D/studio.json, a file only the studio writes, so
+status.json keeps its single writer. Nothing lives only in memory: a studio started later lists the same runs,
+follows one whose process is still alive, and calls one whose process died `crashed`, with its log tail.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from studio import models
+from studio.formats import export_file
+from studio.store import ExampleFilter, Store
+from trainer.checkpoint import read_meta
+from trainer.rundir import BEST, CONFIG, FINAL_STATES, LAST, LOG, RunDir, process_alive, write_json_atomic
+from trainer.seed import load_seed_file
+
+STUDIO = "studio.json"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOG_TAIL_BYTES = 16_000
+ACTIVE = ("starting", "running")  # a process is (about to be) at work
+
+# What the Train tab offers, with defaults for the embedded model. Written in full into config.json, so the run
+# dir says exactly what was trained; anything else takes the trainer's own default.
+DEFAULTS = {"loss_type": "sigmoid", "beta": 0.5, "length_norm": True, "label_smoothing": 0.0, "nll_weight": 0.0,
+            "lr": 1e-4, "warmup_steps": 10, "max_steps": 150, "batch_size": 16, "eval_fraction": 0.1,
+            "eval_interval": 25, "patience": 0, "seed": 1337, "sample_max_new_tokens": 48, "n_sample_prompts": 4}
+# About a minute on two CPU cores with the embedded model: short run, small batches, short samples, few prompts.
+QUICK_DEMO = {**DEFAULTS, "lr": 2e-4, "warmup_steps": 3, "max_steps": 30, "batch_size": 8, "eval_interval": 10,
+              "sample_max_new_tokens": 24, "n_sample_prompts": 2}
+LOSS_TYPES = ("sigmoid", "ipo", "hinge", "robust")  # trainer.dpo.LOSS_TYPES; the trainer rejects any other
+
+
+class RunError(ValueError):
+    """A request about a run that cannot be done as asked; the message says why."""
+
+
+# ------------------------------------------------------------------------------------------------- preparing
+
+def new_run_id(runs_dir: Path, now: float | None = None) -> str:
+    base = time.strftime("run-%Y%m%d-%H%M%S", time.localtime(now or time.time()))
+    taken = {p.name for p in Path(runs_dir).iterdir()} if Path(runs_dir).is_dir() else set()
+    return next(name for name in (base, *(f"{base}-{n}" for n in range(2, 10_000))) if name not in taken)
+
+
+def steps_for_epochs(epochs: float, n_examples: int, eval_fraction: float, batch_size: int) -> int:
+    """Optimizer steps that cover the training split `epochs` times (the held-out share mirrors the trainer's)."""
+    held_out = max(1, round(n_examples * eval_fraction)) if eval_fraction > 0 else 0
+    return max(1, math.ceil(epochs * max(1, n_examples - held_out) / batch_size))
+
+
+def check_settings(settings: dict) -> list[str]:
+    """What the trainer would refuse, said before anything is launched."""
+    s = {**DEFAULTS, **settings}
+    problems = []
+    if s["loss_type"] not in LOSS_TYPES:
+        problems.append(f"Loss type must be one of {', '.join(LOSS_TYPES)}.")
+    if not s["beta"] > 0:
+        problems.append("β must be above 0.")
+    if not s["lr"] > 0:
+        problems.append("The learning rate must be above 0.")
+    if not 0 < s["eval_fraction"] < 1:
+        problems.append("The held-out fraction must be between 0 and 1 (the run needs held-out pairs).")
+    for key, label in (("max_steps", "Steps"), ("batch_size", "Batch size"), ("eval_interval", "Eval interval")):
+        if int(s[key]) < 1:
+            problems.append(f"{label} must be at least 1.")
+    if s.get("epochs") is not None and not s["epochs"] > 0:
+        problems.append("Epochs must be above 0.")
+    if int(s["patience"]) < 0:
+        problems.append("Patience cannot be negative (0 turns early stopping off).")
+    return problems
+
+
+def create_run(runs_dir, settings: dict, base_model, *, store: Store | None = None,
+               filters: ExampleFilter | None = None, data_file=None, data_label: str = "",
+               base_label: str = "", started_by: str = "") -> RunDir:
+    """A new queued run: the data (the store's examples matching `filters`, or a seed file) snapshotted into it,
+    config.json with `settings` on top of DEFAULTS and the base model as reference, and studio.json. An
+    "epochs" setting becomes max_steps once the data is counted."""
+    if (store is None) == (data_file is None):
+        raise RunError("Give the data either as the store (with filters) or as a file.")
+    problems = check_settings(settings)
+    if problems:
+        raise RunError(" ".join(problems))
+    settings = dict(settings)
+    epochs = settings.pop("epochs", None)
+    if not models.is_checkpoint(base_model):
+        raise RunError(f"No checkpoint at {base_model}: pick the default model, a run's checkpoint, or a folder "
+                       "with model.safetensors.")
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=runs_dir, prefix=".snapshot-") as tmp:
+        snapshot = Path(tmp) / "data.json"
+        if store is not None:
+            n = export_file(store, snapshot, "seed-json", filters or ExampleFilter(status="done"))
+        else:
+            n = len(load_seed_file(data_file))  # validates it: a bad file is refused here, not in the trainer
+            snapshot = Path(data_file)
+        if n < 2:
+            raise RunError(f"The data holds {n} example{'s' * (n != 1)}; a run needs at least 2 (one is held out).")
+        config = {**DEFAULTS, **settings, "model": str(Path(base_model).resolve())}
+        if epochs:
+            config["max_steps"] = steps_for_epochs(float(epochs), n, config["eval_fraction"], config["batch_size"])
+        rd = RunDir(runs_dir / new_run_id(runs_dir))
+        rd.prepare(config, snapshot)
+    write_json_atomic(rd / STUDIO, {"created_at": time.time(), "examples": n, "epochs": epochs, "data": data_label,
+                                    "base": base_label or str(base_model), "started_by": started_by,
+                                    "launches": []})
+    return rd
+
+
+# ------------------------------------------------------------------------------------------------- processes
+
+def read_studio(rd: RunDir) -> dict:
+    try:
+        return json.loads((rd / STUDIO).read_text(encoding="utf-8"))
+    except FileNotFoundError:  # a run prepared outside the studio (python -m trainer train ...)
+        return {"launches": []}
+
+
+def launch(run_dir, resume: bool = False) -> int:
+    """Start the trainer on a prepared run dir, in its own process group, output appended to log.txt; its pid."""
+    rd = RunDir(run_dir)
+    if not (rd / CONFIG).exists():
+        raise RunError(f"{rd.path} is not a prepared run (no {CONFIG}).")
+    cmd = [sys.executable, "-m", "trainer", "train", "--run-dir", str(rd.path), *(["--resume"] if resume else [])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT),
+                                                                      os.environ.get("PYTHONPATH")]))}
+    launched = {"at": time.time(), "resume": resume, "after": rd.read_status().get("updated_at")}
+    with open(rd / LOG, "ab") as log:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                cwd=PROJECT_ROOT, start_new_session=True)
+    threading.Thread(target=proc.wait, daemon=True).start()  # reap it: an unreaped dead child still looks alive
+    record = read_studio(rd)
+    record["launches"] = record.get("launches", []) + [{"pid": proc.pid, **launched}]
+    write_json_atomic(rd / STUDIO, record)
+    return proc.pid
+
+
+def resume(run_dir) -> int:
+    """Continue a stopped, failed or crashed run from its last checkpoint (or from the start if it has none)."""
+    state = observe(run_dir).state
+    if state in ACTIVE:
+        raise RunError(f"{Path(run_dir).name} is {state}: nothing to resume.")
+    if state == "completed":
+        raise RunError(f"{Path(run_dir).name} completed; start a new run (it can use this one's best as base).")
+    return launch(run_dir, resume=True)
+
+
+def stop(run_dir) -> str:
+    """Ask the run's process group to stop (SIGTERM): the trainer saves last/ and ends as 'stopped'."""
+    rd = RunDir(run_dir)
+    state = state_of(rd, rd.read_status(), read_studio(rd))
+    pid = live_pid(rd) if state in ACTIVE else None
+    if pid is None:
+        raise RunError(f"{rd.path.name} is {state}: there is no process to stop.")
+    record = read_studio(rd)
+    write_json_atomic(rd / STUDIO, {**record, "stop_requested_at": time.time()})
+    # A group only when the run leads its own (the studio's launches do); never a shell's group around a CLI run.
+    if os.getpgid(pid) == pid:
+        os.killpg(pid, signal.SIGTERM)
+    else:
+        os.kill(pid, signal.SIGTERM)
+    return f"Stopping {rd.path.name}: it saves its last checkpoint, then ends as stopped."
+
+
+def live_pid(rd: RunDir) -> int | None:
+    """The pid of the run's process while it lives: the trainer's own, or the launch not yet reporting."""
+    launches = read_studio(rd).get("launches", [])
+    for pid in (rd.read_status().get("pid"), launches[-1]["pid"] if launches else None):
+        if pid and process_alive(pid):
+            return pid
+    return None
+
+
+# ------------------------------------------------------------------------------------------------- observing
+
+@dataclass
+class RunView:
+    """One run as the UI shows it."""
+    id: str
+    path: Path
+    state: str  # starting | queued | running | completed | stopped | failed | crashed
+    step: int
+    total_steps: int | None
+    best_step: int | None
+    examples: int | None
+    best_eval_accuracy: float | None
+    started_at: float | None
+    took_s: float | None
+    eta_s: float | None
+    error: str | None
+    warning: str | None
+    base: str
+    data: str
+    started_by: str
+    config: dict = field(repr=False)
+    metrics: list[dict] = field(repr=False)
+    status: dict = field(repr=False)
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+
+def state_of(rd: RunDir, status: dict, record: dict) -> str:
+    """The state to show. Beyond status.json: a launch the trainer has not reported on yet is 'starting' while its
+    process lives; a process that died without saying so is 'crashed' (or 'stopped', when the studio stopped it
+    before the trainer could)."""
+    launches = record.get("launches", [])
+    last = launches[-1] if launches else None
+    if last and (status.get("updated_at") or 0) < last["at"]:
+        if process_alive(last["pid"]):
+            return "starting"
+        return "stopped" if record.get("stop_requested_at", 0) >= last["at"] else "crashed"
+    return rd.observed_state()
+
+
+def took_seconds(record: dict, status: dict, state: str, now: float) -> float | None:
+    """Wall time spent by the run's processes: each launch until the next one took over, the last one until its
+    final status (or now, while it runs)."""
+    launches = record.get("launches", [])
+    if not launches:
+        return None
+    spans = [(nxt["after"] or nxt["at"]) - cur["at"] for cur, nxt in zip(launches, launches[1:])]
+    end = now if state in ACTIVE else max(status.get("updated_at") or 0, launches[-1]["at"])
+    return sum(max(0.0, s) for s in spans) + max(0.0, end - launches[-1]["at"])
+
+
+class Pace:
+    """Seconds per step, from the first step this studio saw a process finish: setup (loading, reference
+    log-probs) is not a step, evals are part of the pace. Kept in memory; after a restart it starts over."""
+
+    def __init__(self):
+        self._first: dict[tuple[str, int], tuple[float, int]] = {}  # (run, pid) -> (time, step)
+
+    def eta(self, run: str, status: dict, now: float) -> float | None:
+        step, total, at = status.get("step") or 0, status.get("total_steps"), status.get("updated_at") or now
+        if step < 1 or not total:
+            return None
+        first = self._first.setdefault((run, status.get("pid")), (at, step))
+        if step <= first[1]:
+            return None
+        per_step = (at - first[0]) / (step - first[1])
+        return max(0.0, per_step * (total - step) - (now - at))
+
+
+_pace = Pace()
+
+
+def best_eval_accuracy(metrics: list[dict]) -> float | None:
+    accuracies = [row["eval_rewards/accuracies"] for row in metrics if "eval_rewards/accuracies" in row]
+    return max(accuracies) if accuracies else None
+
+
+def observe(run_dir, now: float | None = None) -> RunView:
+    rd, now = RunDir(run_dir), now or time.time()
+    status, record, config = rd.read_status(), read_studio(rd), rd.read_config()
+    state = state_of(rd, status, record)
+    metrics = rd.read_metrics()
+    launches = record.get("launches", [])
+    examples = record.get("examples") or sum(c.get("examples", 0) for c in (status.get("data") or {}).values()) or None
+    warnings = [row["warning"] for row in metrics if row.get("warning")]
+    return RunView(
+        id=rd.path.name, path=rd.path, state=state, step=status.get("step") or 0,
+        total_steps=status.get("total_steps") or config.get("max_steps"), best_step=status.get("best_step"),
+        examples=examples, best_eval_accuracy=best_eval_accuracy(metrics),
+        started_at=launches[0]["at"] if launches else None, took_s=took_seconds(record, status, state, now),
+        eta_s=_pace.eta(str(rd.path), status, now) if state == "running" else None,
+        error=status.get("error") if state in ("failed", "crashed") else None,
+        warning=status.get("warning") or (warnings[-1] if warnings else None),
+        base=record.get("base") or config.get("model", ""), data=record.get("data", ""),
+        started_by=record.get("started_by", ""), config=config, metrics=metrics, status=status)
+
+
+def list_runs(runs_dir) -> list[RunView]:
+    """Every run under runs_dir, newest first."""
+    runs = Path(runs_dir)
+    found = [observe(p) for p in runs.iterdir() if (p / CONFIG).is_file()] if runs.is_dir() else []
+    return sorted(found, key=lambda r: (r.started_at or (r.path / CONFIG).stat().st_mtime, r.id), reverse=True)
+
+
+def log_tail(run_dir, lines: int = 40) -> str:
+    path = RunDir(run_dir) / LOG
+    if not path.exists():
+        return ""
+    with open(path, "rb") as fh:
+        fh.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
+        text = fh.read().decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def checkpoints(run_dir) -> list[tuple[str, str]]:
+    """(label, path) of a run's checkpoints to sample from: best and last, with the step each holds."""
+    rd, found = RunDir(run_dir), []
+    for name in (BEST, LAST):
+        if models.is_checkpoint(rd / name):
+            step = read_meta(rd / name).get("dpo_step")
+            found.append((f"{Path(name).name} (step {step})", str(rd / name)))
+    return found
+
+
+def reference_model(run_dir) -> str:
+    """The checkpoint a run trains against: its base model."""
+    return RunDir(run_dir).read_config()["model"]
+
+
+def samples_by_step(run_dir) -> dict[int, list[dict]]:
+    """The side-by-side samples of each eval, by step: [{prompt_id, messages, policy, reference}]."""
+    by_step: dict[int, list[dict]] = {}
+    for row in RunDir(run_dir).read_samples():
+        by_step.setdefault(row["step"], []).append(row)
+    return by_step
