@@ -4,14 +4,17 @@ same rows in the same run; then export, paging over the store, and the atomic-ro
     PYTHONPATH=. .venv/bin/python bench/bench_store.py [--rows 82000] [--out DIR]
 
 The rows are synthetic (the real dataset is not redistributable) but have its schema and roughly its sizes.
-Memory is measured in separate runs under tracemalloc (peak Python heap), so the timings are not slowed by it.
+Import timings are the best of --repeats runs, interleaved with the baselines (the machine may be shared).
+Memory is measured in separate runs: peak RSS of a fresh process, and the peak Python heap under tracemalloc.
 """
 
 import argparse
 import hashlib
 import json
+import os
 import random
-import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -111,6 +114,15 @@ def interleaved(repeats, runs):
     return {name: (min(times[name]), results[name]) for name in runs}
 
 
+def child_peak_rss(function, *args) -> int:
+    """Peak resident memory (bytes) of a fresh Python process that runs one of this file's functions."""
+    code = (f"import resource, sys; sys.path[:0] = [{str(Path(__file__).parent)!r}, {os.getcwd()!r}]; "
+            f"import bench_store; bench_store.{function}(*{args!r}); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return int(out.split()[-1]) * 1024  # ru_maxrss is in KiB on Linux
+
+
 def peak_memory(fn, *args):
     tracemalloc.start()
     fn(*args)
@@ -167,17 +179,21 @@ def main():
         print(f"  {label}: " + ", ".join(f"page {p} {s * 1000:.0f} ms" for p, s in paging(store, filters).items()))
 
     bad = work / "bad.jsonl"
-    bad.write_bytes(rows.read_bytes() + b'{"prompt": "x", "response_0": "a", "response_1": 3}\n')
+    shutil.copyfile(rows, bad)
+    with open(bad, "ab") as fh:
+        fh.write(b'{"prompt": "x", "response_0": "a", "response_1": 3}\n')
     seconds, report = timed(import_file, Store(fresh(work / "atomic.db")), bad)
     assert not report.committed and Store(work / "atomic.db").count_examples() == 0
     print(f"atomic: one bad row after {args.rows} good ones -> nothing stored ({seconds:.2f} s), "
           f"error: {report.errors[0]}")
 
+    rss = {name: child_peak_rss(function, str(rows), str(fresh(work / "memory.db")))
+           for name, function in (("bare insert_all", "bare_insert_all"), ("our import", "import_store"))}
+    print("peak RSS of a fresh process: " + ", ".join(f"{name} {b / 2**20:.0f} MiB" for name, b in rss.items())
+          + f" (input file {rows.stat().st_size / 2**20:.0f} MiB)")
     import_peak = peak_memory(import_store, rows, fresh(work / "memory.db"))
     export_peak = peak_memory(export_file, store, work / "export.memory.json", "seed-json")
-    print(f"peak Python heap: import {import_peak / 2**20:.1f} MiB, export {export_peak / 2**20:.1f} MiB; "
-          f"process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB; "
-          f"input file {rows.stat().st_size / 2**20:.1f} MiB")
+    print(f"peak Python heap (tracemalloc): import {import_peak / 2**20:.1f} MiB, export {export_peak / 2**10:.0f} KiB")
     print(f"python {sys.version.split()[0]}, sqlite {sqlite_utils.Database(memory=True).sqlite_version}")
 
 
