@@ -143,7 +143,12 @@ def test_load_seed_file_names_file_line_and_field(tmp_path):
         load_seed_file(path)
     e = info.value
     assert (e.file, e.line, e.record, e.field) == (str(path), 2, None, "User[0]")
-    assert str(e) == f"{path}, line 2, field 'User[0]': User[0]: is empty or whitespace-only"
+    assert str(e) == f"{path}, line 2, field 'User[0]': is empty or whitespace-only"
+    with pytest.raises(SeedError) as info:
+        seed.check_example({"User": [], "Extra": 1}, seed.Location("x.json", record=3))
+    assert str(info.value) == ("x.json, record 3: Extra: unknown key (expected Template, User, Accepted, Rejected); "
+                               "Template: missing; Accepted: missing; Rejected: missing")
+    assert info.value.field == "Extra" and len(info.value.problems) == 4
 
 
 def test_loaded_examples_use_the_canonical_key_order(tmp_path):

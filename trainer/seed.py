@@ -46,7 +46,7 @@ class SeedError(ValueError):
         where = [str(self.file) if self.file is not None else None,
                  f"record {self.record}" if self.record is not None else None,
                  f"line {self.line}" if self.line is not None else None,
-                 f"field {self.field!r}" if self.field else None]
+                 f"field {self.field!r}" if self.field and len(self.problems) < 2 else None]
         return ", ".join(w for w in where if w) + f": {self.reason}" if any(where) else self.reason
 
 
@@ -60,7 +60,9 @@ class Location:
         return SeedError(message, file=self.file, record=self.record, line=self.line, field=field, problems=problems)
 
     def invalid(self, problems):
-        """One SeedError for a list of Problems: attributes from the first, the message lists them all."""
+        """One SeedError for a list of Problems: `field` is the first one's, the message names them all."""
+        if len(problems) == 1:
+            return self.error(problems[0].message, problems[0].field, problems)
         message = "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
         return self.error(message, problems[0].field, problems)
 
