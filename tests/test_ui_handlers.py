@@ -212,6 +212,20 @@ def test_an_empty_or_oversized_candidate_is_refused(store, sampling):
     assert store.count_examples() == 0
 
 
+def test_text_is_stored_as_a_text_box_holds_it(store, sampling, monkeypatch):
+    class Model:  # replies with what a browser text box cannot hold: a NUL and CR LF
+        def candidates(self, *args):
+            return ["same start\x00 one\r\nline", "same start\x00 two", " \x00 "]
+
+    monkeypatch.setattr(models, "load", lambda path: Model())
+    draft = sampled(store, sampling)
+    assert [draft[t] for t in TEXTS[:3]] == ["same start one\nline", "same start two", ""]
+    draft[TEXTS[1]] += " (edited)"
+    assert "1 edit stored" in annotate.save_ranking(store, "ann", ranked(draft, 2, 1), done=True)
+    form = annotate.merge_form(None, [new_draft(user="a\x00b\r\nc\rd")[k] for k in annotate.FORM])
+    assert form["user"] == "ab\nc\nd"
+
+
 def test_a_missing_model_commits_nothing(store, sampling, tmp_path):
     draft = new_draft(user="Hi")
     with pytest.raises(models.ModelUnavailable, match="no checkpoint"):

@@ -91,11 +91,18 @@ def merge_form(saved, values) -> dict:
     """The browser's saved draft with the form's current values on top (unknown keys dropped)."""
     draft = new_draft()
     draft.update({k: v for k, v in (saved or {}).items() if k in draft})
-    draft.update(zip(FORM, values))
+    draft.update((k, as_typed(v) if isinstance(v, str) else v) for k, v in zip(FORM, values))
     for key in FORM:
         if draft[key] is None and key not in RANKS:
             draft[key] = new_draft()[key]
     return draft
+
+
+def as_typed(text: str) -> str:
+    """Text as a browser text box holds it: no NUL characters, line feeds for newlines. Model output goes through this
+    too, so a reply the annotator did not touch never looks edited (and SQLite, which cuts JSON text at a NUL,
+    never sees two different replies as equal)."""
+    return text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def typed(draft) -> bool:
@@ -294,8 +301,8 @@ def model_reply(store: Store, annotator, draft, which: str, sampling: dict) -> s
     th = thread(store, annotator, draft)
     require(prompt_problems(th, draft))
     params = models.sampling(**{k: sampling[k] for k in SAMPLING[2:]})
-    text = models.load(sampling["model"]).reply(template_of(th, draft), th.users + [user_of(th, draft)],
-                                                 th.replies, params)
+    text = as_typed(models.load(sampling["model"]).reply(template_of(th, draft), th.users + [user_of(th, draft)],
+                                                         th.replies, params))
     if not text.strip():
         raise Refused("The model returned an empty reply; try again (each click draws a new sample).")
     draft[which] = text
@@ -356,7 +363,7 @@ def sample(store: Store, annotator, draft, sampling: dict) -> str:
     model = models.load(sampling["model"])  # before anything is committed: a missing model stores nothing
     texts = model.candidates(template_of(th, draft), th.users + [user_of(th, draft)], th.replies, params,
                              min(n, free))
-    kept = [t for t in texts if t.strip()]
+    kept = [as_typed(t) for t in texts if as_typed(t).strip()]
     if not kept:
         raise Refused("The model returned only empty replies; sample again or raise the temperature.")
     conversation_id, turn = commit_turn(store, annotator, th, draft)
@@ -676,16 +683,27 @@ def _sampling_panel(c, settings):
     choices = models.choices(settings.model, settings.runs_dir)
     with gr.Accordion("Model and sampling", open=False, elem_id="sampling"):
         with gr.Row():
-            c["model"] = gr.Dropdown(choices, value=choices[0][1], label="Checkpoint", scale=3, elem_id="model")
+            c["model"] = gr.Dropdown(choices, value=choices[0][1], label="Checkpoint", scale=3, elem_id="model",
+                                     info="The default model, or a trained run's policy: the next round of data "
+                                          "then comes from the improved model")
             c["n"] = gr.Slider(MIN_SAMPLES, MAX_SAMPLES, value=3, step=1, label="Candidates to sample",
                                elem_id="n-samples")
-            c["seed"] = gr.Number(None, label="Seed (empty: random)", precision=0, elem_id="seed")
-        with gr.Row():
-            c["temperature"] = gr.Slider(0, 2, value=0.8, step=0.05, label="Temperature", elem_id="temperature")
-            c["top_p"] = gr.Slider(0.05, 1, value=0.95, step=0.05, label="Top-p", elem_id="top-p")
-            c["top_k"] = gr.Slider(0, 200, value=40, step=1, label="Top-k (0: off)", elem_id="top-k")
-            c["max_new_tokens"] = gr.Slider(8, 512, value=96, step=8, label="Max new tokens",
-                                            elem_id="max-new-tokens")
+        sampling_controls(c)
+    # runs finish while the page is open: offer their checkpoints without a reload
+    c["model"].focus(lambda: gr.update(choices=models.choices(settings.model, settings.runs_dir)), None,
+                     c["model"], api_visibility="private")
+
+
+def sampling_controls(c, id_prefix=""):
+    """Seed, temperature, top-p, top-k and length, into c (also the Compare tab's arena, with its own ids)."""
+    with gr.Row():
+        c["seed"] = gr.Number(None, label="Seed (empty: random)", precision=0, elem_id=f"{id_prefix}seed")
+        c["temperature"] = gr.Slider(0, 2, value=0.8, step=0.05, label="Temperature",
+                                     elem_id=f"{id_prefix}temperature")
+        c["top_p"] = gr.Slider(0.05, 1, value=0.95, step=0.05, label="Top-p", elem_id=f"{id_prefix}top-p")
+        c["top_k"] = gr.Slider(0, 200, value=40, step=1, label="Top-k (0: off)", elem_id=f"{id_prefix}top-k")
+        c["max_new_tokens"] = gr.Slider(8, 512, value=96, step=8, label="Max new tokens",
+                                        elem_id=f"{id_prefix}max-new-tokens")
 
 
 def _write_panel(c):

@@ -1,8 +1,8 @@
 """The studio's Gradio app: who is annotating, the tabs, keyboard shortcuts, and launch().
 
 Tabs are modules with a `build(...)` function. Train and Compare arrive with the training issue: drop
-`studio/ui/train.py` or `studio/ui/compare.py` with `build(store, settings, loaded)` in place and the tab shows
-it instead of the placeholder note.
+`studio/ui/train.py` or `studio/ui/compare.py` with `build(store, settings, name, loaded)` (as annotate has: `name`
+is the annotator box, `loaded` the page-load event) in place and the tab shows it instead of a placeholder note.
 """
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def build(settings: Settings, store: Store | None = None) -> gr.Blocks:
                 data.build(store, loaded, data_tab)
             for title, tab_id, module in LATER_TABS:
                 with gr.Tab(title, id=tab_id):
-                    _tab_or_note(module, store, settings, loaded)
+                    _tab_or_note(module, store, settings, name, loaded)
     return demo
 
 
@@ -82,7 +82,7 @@ def _signed_in_or_saved(request: gr.Request, saved, typed):
     return getattr(request, "username", None) or typed or saved or ""
 
 
-def _tab_or_note(module_name, store, settings, loaded):
+def _tab_or_note(module_name, store, settings, name, loaded):
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
@@ -91,7 +91,7 @@ def _tab_or_note(module_name, store, settings, loaded):
         gr.Markdown("**Coming with training.** This tab will start DPO runs on the exported data, follow their "
                     "loss and rewards live, and put checkpoint samples next to the reference model.")
         return
-    module.build(store, settings, loaded)
+    module.build(store, settings, name, loaded)
 
 
 def launch_options(settings: Settings) -> dict:

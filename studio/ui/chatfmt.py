@@ -14,6 +14,7 @@ import gradio as gr
 
 CSS = """
 .exact-text .message-content .md { white-space: pre-wrap; }
+.exact-text button[aria-label="Clear"] { display: none; }  /* it would only blank the view, never the data */
 """
 
 

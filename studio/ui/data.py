@@ -191,9 +191,9 @@ def build(store: Store, loaded, tab: gr.Tab) -> None:
         c["text"] = gr.Textbox(label="Search text", placeholder="in any message", elem_id="f-text", scale=2)
         c["trash"] = gr.Checkbox(label="Trash (deleted)", elem_id="f-trash")
     with gr.Row(equal_height=True):
-        c["prev"] = gr.Button("◀ Previous", size="sm", elem_id="prev-page")
+        c["prev"] = gr.Button("◀ Previous", size="sm", elem_id="prev-page", scale=0, min_width=110)
         c["page"] = gr.Number(1, label="Page", precision=0, minimum=1, elem_id="page", scale=0, min_width=90)
-        c["next"] = gr.Button("Next ▶", size="sm", elem_id="next-page")
+        c["next"] = gr.Button("Next ▶", size="sm", elem_id="next-page", scale=0, min_width=110)
         c["where"] = gr.Markdown(elem_id="where")
     c["table"] = gr.Dataframe(headers=COLUMNS, datatype="str", interactive=False, wrap=False, elem_id="examples",
                               label="Examples (click a row to open it)", max_height=420)
