@@ -457,10 +457,10 @@ class DPORun:
 
     def fit(self, resume: bool) -> dict:
         cfg = self.cfg
-        self.status(state="running", pid=os.getpid(), step=0, total_steps=cfg.max_steps, error=None,
-                    world_size=self.world.size)
+        self.status(state="running", pid=os.getpid(), total_steps=cfg.max_steps, error=None, world_size=self.world.size)
         self.setup(resume)
         p = self.progress
+        self.status(step=p["step"])
         if self.world.main:
             self.rd.truncate_after(p["step"] if p["step"] else -1)
         early_stop = p["step"] == 0 and self.eval_and_sample(0)
