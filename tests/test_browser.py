@@ -87,6 +87,11 @@ def press_outside_fields(page, *keys):
         page.keyboard.press(key)
 
 
+def search(page, text):
+    box(page, "f-text").fill(text)
+    box(page, "f-text").press("Enter")
+
+
 def write_turn(page, user, accepted, rejected=""):
     box(page, "user-msg").fill(user)
     box(page, "accepted").fill(accepted)
@@ -130,20 +135,17 @@ def test_a_new_user_writes_ranks_finds_and_exports(page, studio):
 
     # the Data tab finds both
     page.get_by_role("tab", name="Data").click()
-    box(page, "f-text").fill("password")
-    box(page, "f-text").press("Enter")
+    search(page, "password")
     expect(page.locator("#where")).to_contain_text("1 example · page 1 of 1")
     expect(cell(page, 0, 7)).to_have_text("Then you are out of luck.")
     cell(page, 0, 7).click()
     expect(page.locator("#view-accepted [data-testid=bot]").nth(1)).to_have_text(
         "Contact support with proof of identity.")
-    box(page, "f-text").fill("grassy")
-    box(page, "f-text").press("Enter")
+    search(page, "grassy")
     expect(page.locator("#where")).to_contain_text("3 examples · page 1 of 1")
 
     # export everything that is done, download it, and check it
-    box(page, "f-text").fill("")
-    box(page, "f-text").press("Enter")
+    search(page, "")
     expect(page.locator("#where")).to_contain_text("4 examples")
     page.locator("#export-btn").click()
     expect(page.locator("#download")).to_contain_text("(4 examples)")
@@ -171,8 +173,7 @@ def test_annotator_text_stays_inert(page, studio):
     page.locator("#save-write").click()
     notice(page).to_contain_text("Saved")
     page.get_by_role("tab", name="Data").click()
-    box(page, "f-text").fill("onerror")
-    box(page, "f-text").press("Enter")
+    search(page, "onerror")
     expect(cell(page, 0, 5)).to_have_text("<b>bold?</b> **markdown?**")
     cell(page, 0, 5).click()
     expect(page.locator("#view-rejected [data-testid=bot]").nth(1)).to_have_text(XSS_IMG)

@@ -683,27 +683,22 @@ def _sampling_panel(c, settings):
     choices = models.choices(settings.model, settings.runs_dir)
     with gr.Accordion("Model and sampling", open=False, elem_id="sampling"):
         with gr.Row():
-            c["model"] = gr.Dropdown(choices, value=choices[0][1], label="Checkpoint", scale=3, elem_id="model",
-                                     info="The default model, or a trained run's policy: the next round of data "
-                                          "then comes from the improved model")
+            c["model"] = gr.Dropdown(choices, value=choices[0][1], label="Checkpoint", scale=3, elem_id="model")
             c["n"] = gr.Slider(MIN_SAMPLES, MAX_SAMPLES, value=3, step=1, label="Candidates to sample",
                                elem_id="n-samples")
         sampling_controls(c)
-    # runs finish while the page is open: offer their checkpoints without a reload
-    c["model"].focus(lambda: gr.update(choices=models.choices(settings.model, settings.runs_dir)), None,
-                     c["model"], api_visibility="private")
 
 
-def sampling_controls(c, id_prefix=""):
-    """Seed, temperature, top-p, top-k and length, into c (also the Compare tab's arena, with its own ids)."""
+def sampling_controls(c: dict, prefix: str = ""):
+    """Temperature, top-p, top-k, length and seed (the arguments of models.sampling) into `c`; element ids get
+    `prefix`, so another tab can have its own."""
     with gr.Row():
-        c["seed"] = gr.Number(None, label="Seed (empty: random)", precision=0, elem_id=f"{id_prefix}seed")
-        c["temperature"] = gr.Slider(0, 2, value=0.8, step=0.05, label="Temperature",
-                                     elem_id=f"{id_prefix}temperature")
-        c["top_p"] = gr.Slider(0.05, 1, value=0.95, step=0.05, label="Top-p", elem_id=f"{id_prefix}top-p")
-        c["top_k"] = gr.Slider(0, 200, value=40, step=1, label="Top-k (0: off)", elem_id=f"{id_prefix}top-k")
+        c["temperature"] = gr.Slider(0, 2, value=0.8, step=0.05, label="Temperature", elem_id=f"{prefix}temperature")
+        c["top_p"] = gr.Slider(0.05, 1, value=0.95, step=0.05, label="Top-p", elem_id=f"{prefix}top-p")
+        c["top_k"] = gr.Slider(0, 200, value=40, step=1, label="Top-k (0: off)", elem_id=f"{prefix}top-k")
         c["max_new_tokens"] = gr.Slider(8, 512, value=96, step=8, label="Max new tokens",
-                                        elem_id=f"{id_prefix}max-new-tokens")
+                                        elem_id=f"{prefix}max-new-tokens")
+        c["seed"] = gr.Number(None, label="Seed (empty: random)", precision=0, elem_id=f"{prefix}seed")
 
 
 def _write_panel(c):

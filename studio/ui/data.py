@@ -90,33 +90,37 @@ def open_example(store: Store, example_id) -> dict:
             "deleted": example.deleted_at is not None}
 
 
-def save_example(store: Store, example_id, text: str, status) -> str:
-    """Replace an example's content (validated as seed format) and status."""
+def opened(example_id) -> int:
+    """The id in the Example id box, or a refusal when it is empty."""
     if example_id in (None, ""):
         raise ValueError("Open an example first.")
+    return int(example_id)
+
+
+def save_example(store: Store, example_id, text: str, status) -> str:
+    """Replace an example's content (validated as seed format) and status."""
+    example_id = opened(example_id)
     if len(text) > MAX_EDIT_CHARS:
         raise ValueError(f"The edited example is {len(text):,} characters; the limit is {MAX_EDIT_CHARS:,}.")
     try:
         seed = json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"Not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}.") from None
-    store.update_example(int(example_id), seed=seed, status=status or None)
-    return f"Example {int(example_id)} saved."
+    store.update_example(example_id, seed=seed, status=status or None)
+    return f"Example {example_id} saved."
 
 
 def delete_example(store: Store, example_id) -> str:
-    if example_id in (None, ""):
-        raise ValueError("Open an example first.")
-    deleted = store.delete_example(int(example_id))
-    return f"Example {int(example_id)} moved to the trash; Undo brings it back." if deleted else (
-        f"Example {int(example_id)} was already in the trash.")
+    example_id = opened(example_id)
+    if store.delete_example(example_id):
+        return f"Example {example_id} moved to the trash; Undo brings it back."
+    return f"Example {example_id} was already in the trash."
 
 
 def restore_example(store: Store, example_id) -> str:
-    if example_id in (None, ""):
-        raise ValueError("Nothing to undo.")
-    restored = store.undelete_example(int(example_id))
-    return f"Example {int(example_id)} is back." if restored else f"Example {int(example_id)} was not deleted."
+    example_id = opened(example_id)
+    return f"Example {example_id} is back." if store.undelete_example(example_id) else (
+        f"Example {example_id} was not deleted.")
 
 
 def stats_report(store: Store, filters: ExampleFilter) -> str:
