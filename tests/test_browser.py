@@ -98,7 +98,7 @@ def write_turn(page, user, accepted, rejected=""):
     box(page, "rejected").fill(rejected)
 
 
-def test_a_new_user_writes_ranks_finds_and_exports(page, studio):
+def test_a_new_user_writes_ranks_finds_and_exports(page, studio, tiny_checkpoint):
     url, settings = studio
     sign_in(page, "nina")
     # write mode: two turns, the second saved with Ctrl+Enter
@@ -117,6 +117,12 @@ def test_a_new_user_writes_ranks_finds_and_exports(page, studio):
     box(page, "user-msg").fill("Tell me about green tea.")
     page.get_by_role("tab", name="Rank").click()
     page.locator("#sampling").click()
+    run_best = settings.runs_dir / "run-1" / "checkpoints" / "best"  # a run that finished while the page was open
+    run_best.parent.mkdir(parents=True)
+    run_best.symlink_to(tiny_checkpoint, target_is_directory=True)
+    page.locator("#find-checkpoints").click()
+    page.locator("#model input").click()
+    page.get_by_role("option", name="run-1 · best").click()
     page.locator("#max-new-tokens input[type=number]").fill("16")
     page.locator("#max-new-tokens input[type=number]").press("Enter")
     page.locator("#seed input[type=number]").fill("11")
@@ -159,7 +165,10 @@ def test_a_new_user_writes_ranks_finds_and_exports(page, studio):
          "Rejected": ["Use the reset link on the sign-in page.", "Then you are out of luck."]},
         *({"Template": ["CUSTOM"], "User": ["Tell me about green tea."], "Accepted": [edited], "Rejected": [other]}
           for other in (first, third, original))]
-    assert {e.annotator for e in Store(settings.db).iter_examples(ExampleFilter(status="done"))} == {"nina"}
+    store = Store(settings.db)
+    assert {e.annotator for e in store.iter_examples(ExampleFilter(status="done"))} == {"nina"}
+    ranked = store.get_conversation(store.get_example(2).conversation_id).turns[0].candidates
+    assert {c.checkpoint for c in ranked if c.origin == "model"} == {str(run_best)}
 
 
 def test_annotator_text_stays_inert(page, studio):

@@ -668,6 +668,12 @@ def build(store: Store, settings, name: gr.Textbox, loaded) -> None:
             gr.Markdown(SHORTCUTS, elem_id="shortcuts")
     _wire(store, c, name, loaded)
 
+    def find_checkpoints():  # runs finish while the page is open
+        return gr.update(choices=models.choices(settings.model, settings.runs_dir))
+
+    loaded.then(find_checkpoints, None, c["model"], api_visibility="private")
+    c["find_checkpoints"].click(find_checkpoints, None, c["model"], api_visibility="private")
+
 
 def _queue_bar(c):
     with gr.Row(equal_height=True):
@@ -684,6 +690,8 @@ def _sampling_panel(c, settings):
     with gr.Accordion("Model and sampling", open=False, elem_id="sampling"):
         with gr.Row():
             c["model"] = gr.Dropdown(choices, value=choices[0][1], label="Checkpoint", scale=3, elem_id="model")
+            c["find_checkpoints"] = gr.Button("↻ Find new checkpoints", size="sm", scale=0, min_width=120,
+                                              elem_id="find-checkpoints")
             c["n"] = gr.Slider(MIN_SAMPLES, MAX_SAMPLES, value=3, step=1, label="Candidates to sample",
                                elem_id="n-samples")
         sampling_controls(c)
