@@ -126,7 +126,7 @@ MIGRATIONS = [
                AND json_array_length(rejected) = n_turns),
         CHECK (json_extract(accepted, '$[#-1]') != json_extract(rejected, '$[#-1]'))
     );
-    CREATE INDEX examples_conversation ON examples (conversation_id);
+    CREATE INDEX examples_conversation ON examples (conversation_id) WHERE conversation_id IS NOT NULL;
     -- Covers counting and paging under any attribute filter without reading the (large) rows.
     CREATE INDEX examples_page ON examples (deleted_at, id, status, annotator, source, split, created_at);
     """,

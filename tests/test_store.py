@@ -163,6 +163,14 @@ def test_paging_reads_the_covering_index_not_the_rows(store):
             assert "COVERING INDEX examples_page" in plan and "TEMP B-TREE" not in plan
 
 
+def test_a_conversations_examples_are_found_through_a_partial_index(store):
+    with store._unit() as db:
+        plan = db.execute("EXPLAIN QUERY PLAN UPDATE examples SET status = 'done' WHERE conversation_id = ?", [1])
+        assert "USING INDEX examples_conversation" in plan.fetchone()[3]
+        assert "WHERE conversation_id IS NOT NULL" in db.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'examples_conversation'").fetchone()[0]
+
+
 def test_export_is_in_insertion_order_and_skips_deleted(store):
     ids = [store.add_example(ex(user=u))[0] for u in "cab"]
     store.delete_example(ids[1])
