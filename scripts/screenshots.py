@@ -113,8 +113,8 @@ def main(argv=None) -> int:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.set_default_timeout(60_000)
-                expect.set_options(timeout=60_000)
+                page.set_default_timeout(180_000)  # sampling on a busy CPU can be slow
+                expect.set_options(timeout=180_000)
                 page.goto(demo.local_url)
                 expect(page.locator("#progress")).to_contain_text("Queue")
                 annotate(page, out)

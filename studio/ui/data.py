@@ -283,7 +283,7 @@ def _wire(store: Store, c: dict, loaded, tab):
     c["compute_stats"].click(lambda *v: stats_report(store, example_filter(*v)), filters, c["stats"],
                              api_name="stats")
     _wire_viewer(store, c, filters, refresh, refresh_outputs)
-    _wire_import_export(store, c, filters)
+    _wire_import_export(store, c, filters, refresh, refresh_outputs)
 
 
 def _wire_viewer(store, c, filters, refresh, refresh_outputs):
@@ -317,7 +317,7 @@ def _wire_viewer(store, c, filters, refresh, refresh_outputs):
             refresh, [*filters, c["page"]], refresh_outputs, api_visibility="private")
 
 
-def _wire_import_export(store, c, filters):
+def _wire_import_export(store, c, filters, refresh, refresh_outputs):
     options = [c[k] for k in ("format", "dimension", "pku_filters", "drop_identical", "skip_invalid")]
 
     def check(path, *opts, progress=gr.Progress()):
@@ -335,7 +335,8 @@ def _wire_import_export(store, c, filters):
         return text, gr.update(interactive=False)
 
     c["check"].click(check, [c["file"], *options], [c["report"], c["commit"]], api_name="check_import")
-    c["commit"].click(commit, [c["file"], *options], [c["report"], c["commit"]], api_name="import")
+    c["commit"].click(commit, [c["file"], *options], [c["report"], c["commit"]], api_name="import").then(
+        refresh, [*filters, c["page"]], refresh_outputs, api_visibility="private")
     gr.on([c["file"].change] + [o.change for o in options], lambda: gr.update(interactive=False), None, c["commit"],
           api_visibility="private")
 
