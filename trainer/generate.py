@@ -22,7 +22,8 @@ class SamplingParams:
 
 
 def penalise_repeats(logits, seen, penalty: float):
-    # logits, seen: (B, V). CTRL-style: make tokens already in the sequence less likely whatever their sign.
+    # logits, seen: (B, V). CTRL-style: make tokens already in the reply less likely whatever their sign. Only the
+    # reply counts: penalising the prompt would push a small model away from the words of the question.
     if penalty == 1.0:
         return logits
     return torch.where(seen, torch.where(logits > 0, logits / penalty, logits * penalty), logits)
@@ -77,7 +78,7 @@ def generate(model: Transformer, prompts: list[list[int]], params: SamplingParam
     ids, mask = left_pad([p[-room:] for p in prompts], pad_id, device)
     B = ids.size(0)
     generator = torch.Generator(device=device).manual_seed(params.seed)
-    seen = torch.zeros(B, model.cfg.vocab_size, dtype=torch.bool, device=device).scatter_(1, ids, mask.bool())
+    seen = torch.zeros(B, model.cfg.vocab_size, dtype=torch.bool, device=device)
     cache = KVCache(model.cfg, B, ids.size(1) + params.max_new_tokens, device, model.embed.weight.dtype) if use_cache else None
     out = torch.empty(B, 0, dtype=torch.long, device=device)
     done = torch.zeros(B, dtype=torch.bool, device=device)
