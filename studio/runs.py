@@ -286,6 +286,16 @@ def observe(run_dir, now: float | None = None) -> RunView:
         started_by=record.get("started_by", ""), config=config, metrics=metrics, status=status)
 
 
+def find(runs_dir, run_id: str) -> Path:
+    """The folder of the run named run_id (a name from the UI, never a path out of the runs folder)."""
+    if not run_id:
+        raise RunError("Pick a run first.")
+    path = Path(runs_dir) / Path(run_id).name
+    if not (path / CONFIG).is_file():
+        raise RunError(f"There is no run {run_id!r}.")
+    return path
+
+
 def list_runs(runs_dir) -> list[RunView]:
     """Every run under runs_dir, newest first."""
     runs = Path(runs_dir)

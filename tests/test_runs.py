@@ -1,4 +1,5 @@
 """Run management as plain functions: real trainer processes on the tiny checkpoint, watched through the run dir."""
+import ast
 import json
 import os
 import signal
@@ -53,6 +54,22 @@ def train_steps(rd) -> list[int]:
 
 def killed_group(rd):
     os.killpg(runs.live_pid(rd), signal.SIGKILL)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a source file imports, anywhere in it (`from a import b` counts as a and a.b)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_the_studio_trains_only_through_a_run_dir_and_a_process():
+    for path in (REPO / "studio").rglob("*.py"):
+        assert "trainer.train" not in imported_modules(path), path
 
 
 # ------------------------------------------------------------------------------------------------- preparing

@@ -3,8 +3,8 @@ import pytest
 
 from studio.store import ExampleFilter, Store, StoreError
 
-CONVERSATION = dict(template="CUSTOM", user=["Hi!", "Any tips for sleep?"], policy_replies=["Hello!", "Keep a routine."],
-                    reference_replies=["Hello!", "No."])
+CONVERSATION = dict(template="CUSTOM", user=["Hi!", "Any tips for sleep?"],
+                    policy_replies=["Hello!", "Keep a routine."], reference_replies=["Hello!", "No."])
 
 
 @pytest.fixture

@@ -1,12 +1,10 @@
 """The studio's Gradio app: who is annotating, the tabs, keyboard shortcuts, and launch().
 
-Tabs are modules with a `build(...)` function. Train and Compare arrive with the training issue: drop
-`studio/ui/train.py` or `studio/ui/compare.py` with `build(store, settings, name, loaded)` (as annotate has: `name`
-is the annotator box, `loaded` the page-load event) in place and the tab shows it instead of a placeholder note.
+Tabs are modules with a `build(...)` function: `name` is the annotator box, `loaded` the page-load event, and a
+tab that refreshes when it is opened gets its gr.Tab.
 """
 from __future__ import annotations
 
-import importlib
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -16,10 +14,9 @@ import gradio as gr  # noqa: E402
 
 from studio.settings import Settings  # noqa: E402
 from studio.store import Store  # noqa: E402
-from studio.ui import annotate, chatfmt, data  # noqa: E402
+from studio.ui import annotate, chatfmt, compare, data, train  # noqa: E402
 
 NAME_KEY, NAME_SECRET = "dpo-studio-annotator-v1", "dpo-studio-annotator"
-LATER_TABS = (("Train", "train", "studio.ui.train"), ("Compare", "compare", "studio.ui.compare"))
 MAX_UPLOAD = "2gb"  # PKU-SafeRLHF-sized files, compressed or not
 
 # Buttons have no hotkeys in Gradio: a page-level listener clicks them by id, and only when they are on screen
@@ -60,9 +57,10 @@ def build(settings: Settings, store: Store | None = None) -> gr.Blocks:
                 annotate.build(store, settings, name, loaded)
             with gr.Tab("Data", id="data") as data_tab:
                 data.build(store, loaded, data_tab)
-            for title, tab_id, module in LATER_TABS:
-                with gr.Tab(title, id=tab_id):
-                    _tab_or_note(module, store, settings, name, loaded)
+            with gr.Tab("Train", id="train") as train_tab:
+                train.build(store, settings, name, loaded, train_tab)
+            with gr.Tab("Compare", id="compare") as compare_tab:
+                compare.build(store, settings, name, loaded, compare_tab)
     return demo
 
 
@@ -80,18 +78,6 @@ def _identity(auth: bool) -> gr.Textbox:
 def _signed_in_or_saved(request: gr.Request, saved, typed):
     """The login; else the name saved in this browser, unless one was typed before the page finished loading."""
     return getattr(request, "username", None) or typed or saved or ""
-
-
-def _tab_or_note(module_name, store, settings, name, loaded):
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        if e.name != module_name:
-            raise
-        gr.Markdown("**Coming with training.** This tab will start DPO runs on the exported data, follow their "
-                    "loss and rewards live, and put checkpoint samples next to the reference model.")
-        return
-    module.build(store, settings, name, loaded)
 
 
 def launch_options(settings: Settings) -> dict:

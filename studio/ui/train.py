@@ -1,0 +1,380 @@
+"""The Train tab: pick data, a base model and settings, start a DPO run, and watch it live; stop, resume, list runs.
+
+Training is a separate process (studio.runs launches `python -m trainer train --run-dir D`), so the page stays
+responsive and annotation goes on in the other tabs. The live view polls the run dir with a gr.Timer that runs only
+while the selected run is at work. Handlers are plain functions over studio.runs and the store; `build` wires them.
+Run text (errors, log lines, labels) reaches the page only through Textboxes, str Dataframes and escaped Markdown.
+"""
+from __future__ import annotations
+
+import html
+import re
+import time
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from studio import models, runs
+from studio.store import STATUSES, Store
+from studio.ui import annotate
+from studio.ui.chatfmt import notice
+from studio.ui.data import ANY, example_filter, facets
+from trainer.paths import ASSETS_DIR
+
+STORE, DEMO, FILE = "store", "demo", "file"
+DATA_CHOICES = [("The store (filters below)", STORE), ("The shipped demo pairs", DEMO), ("A seed-format file", FILE)]
+DEMO_PAIRS = ASSETS_DIR / "demo_pairs.json"
+TICK_S = 1.0
+RUN_COLUMNS = ["run", "state", "examples", "best eval accuracy", "started", "took", "step", "base model", "data",
+               "by"]
+# Each plot: its title and the (metric, series) lines it draws; eval_* metrics are the held-out split.
+PLOTS = {
+    "Loss": [("loss", "train"), ("eval_loss", "eval")],
+    "Reward accuracy": [("rewards/accuracies", "train"), ("eval_rewards/accuracies", "eval")],
+    "Reward margin": [("rewards/margins", "train"), ("eval_rewards/margins", "eval")],
+    "Rewards (chosen / rejected)": [("rewards/chosen", "train chosen"), ("rewards/rejected", "train rejected"),
+                                    ("eval_rewards/chosen", "eval chosen"), ("eval_rewards/rejected", "eval rejected")],
+    "Log-probs (chosen / rejected)": [("logps/chosen", "train chosen"), ("logps/rejected", "train rejected"),
+                                      ("eval_logps/chosen", "eval chosen"), ("eval_logps/rejected", "eval rejected")],
+}
+# The form: component key -> the run setting it sets ("amount" is steps or epochs, per "train_for").
+FORM = ("loss_type", "beta", "length_norm", "lr", "train_for", "amount", "batch_size", "eval_fraction",
+        "eval_interval", "patience", "seed", "warmup_steps", "nll_weight", "label_smoothing", "sample_max_new_tokens",
+        "n_sample_prompts")
+DATA_FORM = ("data_source", "annotator", "status", "source", "text", "file")
+INTEGER_SETTINGS = ("batch_size", "eval_interval", "patience", "seed", "warmup_steps", "sample_max_new_tokens",
+                    "n_sample_prompts")
+
+
+# ------------------------------------------------------------------------------------------------ formatting
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    minutes, s = divmod(int(round(seconds)), 60)
+    hours, m = divmod(minutes, 60)
+    return f"{hours}:{m:02d}:{s:02d}" if hours else f"{m}:{s:02d}"
+
+
+def clock(timestamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp)) if timestamp else ""
+
+
+def slug(title: str) -> str:
+    return re.sub(r"[^a-z]+", "-", title.lower()).strip("-")
+
+
+def accuracy(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+# ------------------------------------------------------------------------------------------------ new run
+
+def form_values(settings: dict) -> dict:
+    """A run's settings as the form shows them (steps, not epochs)."""
+    return {**{k: settings[k] for k in FORM if k in settings}, "train_for": "steps", "amount": settings["max_steps"]}
+
+
+def run_settings(form: dict) -> dict:
+    """The form's values as run settings: numbers typed, 'amount' as max_steps or epochs."""
+    empty = [k.replace("_", " ") for k in FORM if form.get(k) in (None, "")]
+    if empty:
+        raise runs.RunError(f"Fill in every setting: {', '.join(empty)} {'is' if len(empty) == 1 else 'are'} empty.")
+    settings = {k: v for k, v in form.items() if k not in ("train_for", "amount")}
+    for key in INTEGER_SETTINGS:
+        settings[key] = int(settings[key])
+    settings.update(beta=float(form["beta"]), lr=float(form["lr"]), eval_fraction=float(form["eval_fraction"]),
+                    length_norm=bool(form["length_norm"]))
+    if form["train_for"] == "epochs":
+        settings["epochs"] = float(form["amount"])
+    else:
+        settings["max_steps"] = int(form["amount"])
+    return settings
+
+
+def data_request(store: Store, data: dict) -> dict:
+    """create_run's data arguments for the data choice: the filtered store, the demo pairs, or an uploaded file."""
+    if data["data_source"] == STORE:
+        filters = example_filter(data["annotator"], data["status"], data["source"], data["text"])
+        chosen = [f"{k} {data[k]}" for k in ("annotator", "status", "source") if data[k] not in (None, "", ANY)]
+        if (data["text"] or "").strip():
+            chosen.append(f"text “{data['text'].strip()}”")
+        return {"store": store, "filters": filters, "data_label": f"store ({', '.join(chosen) or 'everything'})"}
+    if data["data_source"] == DEMO:
+        return {"data_file": DEMO_PAIRS, "data_label": "demo pairs"}
+    if not data["file"]:
+        raise runs.RunError("Upload a seed-format file (.json or .jsonl) first.")
+    return {"data_file": data["file"], "data_label": f"file {Path(data['file']).name}"}
+
+
+def data_summary(store: Store, data: dict) -> str:
+    """How many examples the data choice holds now."""
+    if data["data_source"] == STORE:
+        n = store.count_examples(data_request(store, data)["filters"])
+        return f"{n:,} example{'s' * (n != 1)} in the store match." + (
+            "" if n else " Annotate some, loosen the filters, or use the demo pairs.")
+    if data["data_source"] == DEMO:
+        return "The demo pairs shipped with the studio (helpful, honest and safe replies preferred)."
+    return "Upload a seed-format file." if not data["file"] else f"File {Path(data['file']).name}."
+
+
+def default_source(store: Store) -> str:
+    """The store when it holds finished examples, else the demo pairs (a fresh studio can train right away)."""
+    return STORE if store.count_examples(example_filter(status="done")) else DEMO
+
+
+def base_label(settings, path: str) -> str:
+    labels = {p: label for label, p in models.choices(settings.model, settings.runs_dir)}
+    return labels.get(path, path)
+
+
+def start_run(store: Store, settings, annotator: str, data: dict, form: dict, base_model: str) -> tuple[str, str]:
+    """Create and launch a run; (its id, a message). RunError/SeedError when the request cannot be run."""
+    if not base_model:
+        raise runs.RunError("Pick a base model.")
+    rd = runs.create_run(settings.runs_dir, run_settings(form), base_model, **data_request(store, data),
+                         base_label=base_label(settings, base_model), started_by=annotator)
+    runs.launch(rd.path)
+    return rd.path.name, f"Started {rd.path.name}: training runs in the background, and annotation can go on."
+
+
+# ------------------------------------------------------------------------------------------------ watching
+
+def runs_table(runs_dir) -> list[list]:
+    return [[r.id, r.state, r.examples or "", accuracy(r.best_eval_accuracy), clock(r.started_at), duration(r.took_s),
+             f"{r.step}/{r.total_steps}", r.base, r.data, r.started_by] for r in runs.list_runs(runs_dir)]
+
+
+def plot_frames(metrics: list[dict]) -> dict[str, pd.DataFrame]:
+    """One long-format frame (step, value, series) per plot."""
+    frames = {}
+    for title, lines in PLOTS.items():
+        rows = [(row["step"], row[metric], series) for row in metrics for metric, series in lines if metric in row]
+        frames[title] = pd.DataFrame(rows, columns=["step", "value", "series"])
+    return frames
+
+
+def state_line(view: runs.RunView) -> str:
+    """The run's state in one escaped Markdown line."""
+    parts = [f"**{view.state}**", f"step {view.step} of {view.total_steps}"]
+    if view.eta_s is not None:
+        parts.append(f"about {duration(view.eta_s)} left")
+    if view.took_s is not None:
+        parts.append(f"took {duration(view.took_s)}")
+    if view.best_eval_accuracy is not None:
+        parts.append(f"best held-out accuracy {view.best_eval_accuracy:.3f}"
+                     + (f" (step {view.best_step})" if view.best_step is not None else ""))
+    if view.state == "crashed":
+        parts.append("its process ended without a final status: see the log")
+    return html.escape(f"{view.id}: ") + " · ".join(parts)
+
+
+def warning_text(view: runs.RunView) -> str:
+    if not view.warning:
+        return ""
+    return ("**⚠ Falling chosen log-probs:** " + html.escape(view.warning) + ". DPO only widens the margin between "
+            "chosen and rejected, so both can fall while accuracy rises; the best checkpoint (stopping early) keeps "
+            "the balance.")
+
+
+def live(runs_dir, run_id) -> dict:
+    """Everything the live view shows for one run, and whether it is still at work."""
+    view = runs.observe(runs.find(runs_dir, run_id))
+    total = max(1, view.total_steps or 1)
+    progress = (f"Progress: step {view.step} of {total}"
+                + (f" · about {duration(view.eta_s)} left" if view.eta_s is not None else ""))
+    return {"state": state_line(view), "progress": min(view.step, total), "total": total, "progress_label": progress,
+            "warning": warning_text(view), "error": view.error or "", "log": runs.log_tail(view.path),
+            "frames": plot_frames(view.metrics), "active": view.active, "can_stop": view.active,
+            "can_resume": view.state not in runs.ACTIVE + ("completed",)}
+
+
+NO_RUN = {"state": "No run yet: start one on the left.", "progress": 0, "total": 1, "progress_label": "Progress",
+          "warning": "", "error": "", "log": "", "frames": plot_frames([]), "active": False, "can_stop": False,
+          "can_resume": False}
+
+
+def stop_run(runs_dir, run_id) -> str:
+    return runs.stop(runs.find(runs_dir, run_id))
+
+
+def resume_run(runs_dir, run_id) -> str:
+    runs.resume(runs.find(runs_dir, run_id))
+    return f"Resuming {Path(run_id).name} from its last checkpoint."
+
+
+# ------------------------------------------------------------------------------------------------- layout
+
+def build(store: Store, settings, name: gr.Textbox, loaded, tab: gr.Tab) -> None:
+    c: dict = {}
+    with gr.Row():
+        with gr.Column(scale=2, min_width=380):
+            gr.Markdown("### New run")
+            _data_panel(c)
+            _base_and_settings(c, settings)
+            with gr.Row():
+                c["quick"] = gr.Button("Quick demo preset (~1 min on CPU)", size="sm", elem_id="quick-demo")
+                c["defaults"] = gr.Button("Default settings", size="sm", elem_id="default-settings")
+            c["start"] = gr.Button("Start training", variant="primary", elem_id="start-run")
+            c["notice"] = gr.Markdown(elem_id="train-notice")
+        with gr.Column(scale=3):
+            _live_panel(c)
+    _wire(store, settings, c, name, loaded, tab)
+
+
+def _data_panel(c):
+    with gr.Group():
+        c["data_source"] = gr.Radio(DATA_CHOICES, value=STORE, label="Train on", elem_id="data-source")
+        with gr.Row(visible=True) as c["store_filters"]:
+            c["annotator"] = gr.Dropdown([ANY], value=ANY, label="Annotator", allow_custom_value=True,
+                                         elem_id="t-annotator")
+            c["status"] = gr.Dropdown([ANY, *STATUSES], value="done", label="Status", elem_id="t-status")
+            c["source"] = gr.Dropdown([ANY], value=ANY, label="Source", allow_custom_value=True, elem_id="t-source")
+            c["text"] = gr.Textbox(label="Search text", elem_id="t-text")
+        c["file"] = gr.File(label="Seed-format file", file_types=[".json", ".jsonl"], visible=False,
+                            elem_id="t-file")
+        c["data_summary"] = gr.Markdown(elem_id="data-summary")
+
+
+def _base_and_settings(c, settings):
+    choices = models.choices(settings.model, settings.runs_dir)
+    c["base"] = gr.Dropdown(choices, value=choices[0][1], label="Base model (the reference; the policy starts as it)",
+                            allow_custom_value=True, elem_id="base-model",
+                            info="The default model, a run's checkpoint, or type any checkpoint folder")
+    d = runs.DEFAULTS
+    with gr.Accordion("Settings", open=True, elem_id="run-settings"):
+        with gr.Row():
+            c["beta"] = gr.Number(d["beta"], label="β (KL strength)", minimum=0.001, step=0.05, elem_id="beta")
+            c["loss_type"] = gr.Dropdown(list(runs.LOSS_TYPES), value=d["loss_type"], label="Loss type",
+                                         elem_id="loss-type")
+            c["length_norm"] = gr.Checkbox(d["length_norm"], label="Length normalisation (mean log-prob per token)",
+                                           elem_id="length-norm")
+        with gr.Row():
+            c["lr"] = gr.Number(d["lr"], label="Learning rate", minimum=0, step=1e-5, elem_id="lr")
+            c["train_for"] = gr.Radio(["steps", "epochs"], value="steps", label="Train for", elem_id="train-for")
+            c["amount"] = gr.Number(d["max_steps"], label="Steps or epochs", minimum=0, elem_id="amount")
+            c["batch_size"] = gr.Number(d["batch_size"], label="Batch size (pairs)", precision=0, minimum=1,
+                                        elem_id="batch-size")
+        with gr.Row():
+            c["eval_fraction"] = gr.Slider(0.02, 0.5, value=d["eval_fraction"], step=0.01,
+                                           label="Held-out fraction", elem_id="eval-fraction")
+            c["eval_interval"] = gr.Number(d["eval_interval"], label="Eval every (steps)", precision=0, minimum=1,
+                                           elem_id="eval-interval")
+            c["patience"] = gr.Number(d["patience"], label="Early-stopping patience (evals; 0 off)", precision=0,
+                                      minimum=0, elem_id="patience")
+            c["seed"] = gr.Number(d["seed"], label="Seed", precision=0, elem_id="train-seed")
+        with gr.Accordion("More", open=False):
+            with gr.Row():
+                c["warmup_steps"] = gr.Number(d["warmup_steps"], label="Warmup steps", precision=0, minimum=0)
+                c["nll_weight"] = gr.Number(d["nll_weight"], label="NLL weight on the chosen reply", minimum=0)
+                c["label_smoothing"] = gr.Number(d["label_smoothing"], label="Label smoothing (robust)", minimum=0,
+                                                 maximum=0.49)
+            with gr.Row():
+                c["sample_max_new_tokens"] = gr.Number(d["sample_max_new_tokens"], label="Sample length (tokens)",
+                                                       precision=0, minimum=1)
+                c["n_sample_prompts"] = gr.Number(d["n_sample_prompts"], label="Held-out prompts sampled per eval",
+                                                  precision=0, minimum=0)
+
+
+def _live_panel(c):
+    c["runs"] = gr.Dataframe(headers=RUN_COLUMNS, datatype="str", interactive=False, wrap=True, max_height=220,
+                             label="Runs (click one to follow it)", elem_id="runs-table")
+    with gr.Row(equal_height=True):
+        c["run"] = gr.Dropdown([], label="Run", scale=3, elem_id="run-select")
+        c["stop"] = gr.Button("Stop", variant="stop", size="sm", interactive=False, elem_id="stop-run")
+        c["resume"] = gr.Button("Resume", size="sm", interactive=False, elem_id="resume-run")
+    c["state"] = gr.Markdown(elem_id="run-state")
+    c["progress"] = gr.Slider(0, 1, value=0, step=1, label="Progress", interactive=False, elem_id="run-progress")
+    c["warning"] = gr.Markdown(elem_id="run-warning")
+    c["error"] = gr.Textbox(label="Error", lines=4, visible=False, interactive=False, elem_id="run-error")
+    c["plots"] = []
+    titles = list(PLOTS)
+    for row in (titles[:2], titles[2:4], titles[4:]):
+        with gr.Row():
+            for title in row:
+                c["plots"].append(gr.LinePlot(x="step", y="value", color="series", title=title, label=title,
+                                              height=220, elem_id="plot-" + slug(title)))
+    c["log"] = gr.Textbox(label="Log (last lines)", lines=10, max_lines=10, interactive=False, autoscroll=True,
+                          elem_id="run-log")
+    c["timer"] = gr.Timer(TICK_S, active=False)
+
+
+def _wire(store: Store, settings, c: dict, name, loaded, tab):
+    form = [c[k] for k in FORM]
+    data_inputs = [c[k] for k in DATA_FORM]
+    view_outputs = [c["state"], c["progress"], c["warning"], c["error"], c["log"], *c["plots"], c["stop"],
+                    c["resume"], c["timer"]]
+
+    def show(run_id):
+        v = live(settings.runs_dir, run_id) if run_id else NO_RUN
+        return [v["state"], gr.update(value=v["progress"], maximum=v["total"], label=v["progress_label"]),
+                v["warning"], gr.update(value=v["error"], visible=bool(v["error"])), v["log"],
+                *v["frames"].values(), gr.update(interactive=v["can_stop"]), gr.update(interactive=v["can_resume"]),
+                gr.Timer(active=v["active"])]
+
+    def refresh(run_id=None):
+        """The runs table and picker; the given run stays selected, else the newest."""
+        table = runs_table(settings.runs_dir)
+        ids = [row[0] for row in table]
+        run_id = run_id if run_id in ids else (ids[0] if ids else None)
+        return [table, gr.update(choices=ids, value=run_id), *show(run_id)]
+
+    listing = [c["runs"], c["run"], *view_outputs]
+    loaded.then(refresh, None, listing, api_visibility="private")
+    tab.select(refresh, c["run"], listing, api_visibility="private")  # runs others started; a run that ended
+    c["timer"].tick(lambda run_id: [runs_table(settings.runs_dir), *show(run_id)], c["run"],
+                    [c["runs"], *view_outputs], concurrency_limit=None, show_progress="hidden",
+                    api_visibility="private")
+    c["run"].input(show, c["run"], view_outputs, api_visibility="private")
+
+    def on_row(evt: gr.SelectData):
+        return refresh(evt.row_value[0])
+
+    c["runs"].select(on_row, None, listing, api_visibility="private")
+
+    def act(action):
+        def run(run_id):
+            try:
+                message = notice(action(settings.runs_dir, run_id))
+            except (ValueError, OSError) as e:
+                message = notice(str(e), ok=False)
+            return [message, *refresh(run_id)]
+        return run
+
+    c["stop"].click(act(stop_run), c["run"], [c["notice"], *listing], api_name="stop_run")
+    c["resume"].click(act(resume_run), c["run"], [c["notice"], *listing], api_name="resume_run")
+
+    def start(request: gr.Request, name_value, base, *values):
+        data, form_ = dict(zip(DATA_FORM, values[:len(DATA_FORM)])), dict(zip(FORM, values[len(DATA_FORM):]))
+        try:
+            run_id, message = start_run(store, settings, annotate.who(name_value, request), data, form_, base)
+        except (ValueError, OSError) as e:
+            return [notice(str(e), ok=False), *refresh(None)]
+        return [notice(message), *refresh(run_id)]
+
+    c["start"].click(start, [name, c["base"], *data_inputs, *form], [c["notice"], *listing], api_name="start_run")
+
+    def preset(values):
+        return [gr.update(value=v) for v in form_values(values).values()]
+
+    preset_outputs = [c[k] for k in form_values(runs.DEFAULTS)]
+    c["quick"].click(lambda: [DEMO, *preset(runs.QUICK_DEMO)], None, [c["data_source"], *preset_outputs],
+                     api_visibility="private")
+    c["defaults"].click(lambda: preset(runs.DEFAULTS), None, preset_outputs, api_visibility="private")
+
+    def on_data(*values):
+        data = dict(zip(DATA_FORM, values))
+        choices = facets(store)
+        return [gr.update(visible=data["data_source"] == STORE), gr.update(visible=data["data_source"] == FILE),
+                gr.update(choices=choices["annotator"]), gr.update(choices=choices["source"]),
+                html.escape(data_summary(store, data))]
+
+    data_outputs = [c["store_filters"], c["file"], c["annotator"], c["source"], c["data_summary"]]
+    gr.on([c[k].change for k in ("data_source", "annotator", "status", "source", "file")] + [c["text"].submit],
+          on_data, data_inputs, data_outputs, api_visibility="private")
+    loaded.then(lambda: default_source(store), None, c["data_source"], api_visibility="private").then(
+        on_data, data_inputs, data_outputs, api_visibility="private")
+    tab.select(on_data, data_inputs, data_outputs, api_visibility="private")  # annotation went on meanwhile
+    c["base"].focus(lambda: gr.update(choices=models.choices(settings.model, settings.runs_dir)), None, c["base"],
+                    api_visibility="private")

@@ -1,0 +1,85 @@
+"""Train and Compare in a real browser (Playwright driving Debian's chromium): start a quick run, watch it, compare
+the policy with the reference, vote blind, and find the vote's example in the Data tab.
+
+Like tests/test_browser.py (whose fixtures and helpers this reuses), it fails, never skips, without chromium.
+"""
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from studio.store import ExampleFilter, Store
+from test_browser import box, browser, cell, page, studio  # noqa: F401 (fixtures)
+from trainer.chat import CUSTOM
+
+RUN_MS = 240_000  # a quick run of the tiny model, on two shared cores
+pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")]
+
+
+def assistant_texts(page, chat_id):
+    return page.locator(f"#{chat_id} [data-testid=bot]").all_inner_texts()
+
+
+def test_train_watch_compare_vote_and_find_the_example(page, studio, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the trainer process inherits it: one core left for the page
+    url, settings = studio
+    box(page, "annotator").fill("tess")
+
+    # Train: a fresh studio offers the demo pairs; the quick preset, with a bolder lr for the tiny model
+    page.get_by_role("tab", name="Train").click()
+    expect(page.locator("#data-source input[value=demo]")).to_be_checked()
+    page.locator("#quick-demo").click()
+    expect(page.locator("#amount input")).to_have_value("30")
+    page.locator("#lr input").fill("0.01")
+    page.locator("#start-run").click()
+    expect(page.locator("#train-notice")).to_contain_text("Started run-")
+    run_id = re.search(r"Started (run-[\w-]+)", page.locator("#train-notice").inner_text()).group(1)
+    expect(page.locator("#run-state")).to_contain_text(re.compile(r"\*?(starting|running)"))
+    expect(page.locator("#stop-run")).to_be_enabled()
+    expect(page.locator("#run-state")).to_contain_text(re.compile(r"step [1-9]\d* of 30"), timeout=RUN_MS)
+    expect(page.locator("#run-state")).to_contain_text("completed", timeout=RUN_MS)
+    expect(page.locator("#run-state")).to_contain_text("step 30 of 30")
+    expect(page.locator("#run-progress input[type=number]")).to_have_value("30")
+    for plot in ("loss", "reward-accuracy", "rewards-chosen-rejected"):
+        expect(page.locator(f"#plot-{plot} canvas, #plot-{plot} svg").first).to_be_visible()
+    expect(page.locator("#runs-table [data-testid=cell-0-1]")).to_have_text("completed")
+    expect(page.locator("#run-log textarea")).to_have_value(re.compile(r"completed: \{"))
+    expect(page.locator("#stop-run")).to_be_disabled()
+
+    # Compare: the eval prompts side by side, at the last eval by default
+    page.get_by_role("tab", name="Compare").click()
+    expect(page.locator("#compare-run input")).to_have_value(run_id)
+    expect(page.locator("#samples-note")).to_contain_text("Policy at step 30")
+    expect(page.locator("#samples [data-testid=cell-0-0]")).to_contain_text("My car is locked")
+    page.locator("#compare-step input").click()
+    page.get_by_role("option", name="0", exact=True).click()
+    expect(page.locator("#samples-note")).to_contain_text("Policy at step 0")
+    expect(page.locator("#samples [data-testid=cell-0-1]")).to_have_text(  # step 0: the policy is the reference
+        page.locator("#samples [data-testid=cell-0-2]").inner_text())
+
+    # the arena: both answer the same message with the same settings; a blind vote for A
+    page.locator("#arena-sampling").click()
+    page.locator("#arena-max-new-tokens input[type=number]").fill("16")
+    page.locator("#arena-max-new-tokens input[type=number]").press("Enter")
+    page.locator("#arena-seed input[type=number]").fill("3")
+    box(page, "arena-message").fill("Hi, how are you?")
+    page.locator("#arena-send").click()
+    expect(page.locator("#arena-a [data-testid=bot]")).to_have_count(1, timeout=60_000)
+    expect(page.locator("#arena-b [data-testid=bot]")).to_have_count(1)
+    a_reply = assistant_texts(page, "arena-a")[0]
+    page.locator("#vote-A").click()
+    expect(page.locator("#arena-notice")).to_contain_text(re.compile(r"A is better: [AB] was the policy"))
+    expect(page.locator("#arena-notice")).to_contain_text("(source compare)")
+    expect(page.locator("#arena-send")).to_be_disabled()  # decided: a new round is blind again
+    expect(page.locator("#win-rates [data-testid=cell-0-2]")).to_have_text("1")
+
+    # the Data tab finds the vote's example, A's reply accepted, attributed to the voter
+    page.get_by_role("tab", name="Data").click()
+    box(page, "f-text").fill("Hi, how are you?")
+    box(page, "f-text").press("Enter")
+    expect(page.locator("#where")).to_contain_text("1 example · page 1 of 1")
+    expect(cell(page, 0, 3)).to_have_text("compare")
+    expect(cell(page, 0, 2)).to_have_text("tess")
+    [example] = Store(settings.db).iter_examples(ExampleFilter(source="compare"))
+    assert example.seed["User"] == ["Hi, how are you?"] and example.seed["Template"] == [CUSTOM]
+    assert example.seed["Accepted"] == [a_reply] and example.annotator == "tess"
