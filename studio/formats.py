@@ -11,6 +11,7 @@ the first filter that removes it, in that order. Files are streamed, so memory s
 Export writes seed JSON, seed JSONL or TRL conversational JSONL; it is a pure function of the store and the filter.
 """
 
+import functools
 import gzip
 import json
 import lzma
@@ -24,8 +25,8 @@ from pathlib import Path
 from typing import IO, Callable, Iterable
 
 from studio.store import ExampleFilter, Store, example_row
-from trainer.seed import (TURN_KEYS, Location, SeedError, dump_seed_json, dump_seed_jsonl, iter_json_records,
-                          json_type)
+from trainer.seed import (TURN_KEYS, Location, SeedError, check_example, dump_seed_json, dump_seed_jsonl,
+                          iter_json_records, json_text, json_type)
 
 IMPORT_FORMATS = ("seed", "pku", "hh", "trl")
 EXPORT_FORMATS = ("seed-json", "seed-jsonl", "trl-jsonl")
@@ -405,10 +406,13 @@ def _continuation(users, replies, first):
     return messages
 
 
-def dump_trl_jsonl(examples: Iterable[dict], fh: IO[bytes]) -> int:
+def dump_trl_jsonl(examples: Iterable[dict], fh: IO[bytes], *, check=True) -> int:
+    """Write TRL rows as JSON Lines to a binary file (check as in trainer.seed.dump_seed_json)."""
     n = 0
     for n, example in enumerate(examples, 1):
-        fh.write(json.dumps(to_trl(example), ensure_ascii=False).encode("utf-8") + b"\n")
+        if check:
+            example = check_example(example, Location(getattr(fh, "name", None), record=n - 1))
+        fh.write(json_text(to_trl(example)).encode("utf-8") + b"\n")
     return n
 
 
@@ -421,13 +425,14 @@ def export_file(store: Store, out, fmt="seed-json", filters: ExampleFilter | Non
     if fmt not in _WRITERS:
         raise ValueError(f"unknown export format {fmt!r} (expected one of {', '.join(EXPORT_FORMATS)})")
     examples = store.export_examples(ExampleFilter(status="done") if filters is None else filters)
+    write = functools.partial(_WRITERS[fmt], check=False)  # the store validated every example it holds
     if hasattr(out, "write"):
-        return _WRITERS[fmt](examples, out)
+        return write(examples, out)
     out = Path(out)
     partial = out.with_name(f".{out.name}.partial")
     try:
         with open(partial, "wb") as fh:
-            n = _WRITERS[fmt](examples, fh)
+            n = write(examples, fh)
         os.replace(partial, out)
         return n
     finally:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from studio import formats
 from studio.formats import ImportOptions, export_file, from_trl, import_file, to_trl
 from studio.store import ExampleFilter, Store
+from trainer.seed import SeedError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -184,6 +185,12 @@ def test_trl_strings_conversations_and_implicit_prompts(store):
 def test_trl_bad_rows(store, tmp_path, row, field):
     report = import_file(store, write_jsonl(tmp_path / "t.jsonl", [row]), ImportOptions(format="trl"))
     assert report.errors[0].field == field
+
+
+def test_trl_export_refuses_invalid_examples():
+    with pytest.raises(SeedError) as info:
+        formats.dump_trl_jsonl([ex(), ex(rejected="Hello!")], io.BytesIO())
+    assert (info.value.record, info.value.field) == (1, "Rejected[0]")
 
 
 def test_to_trl_starts_the_continuation_at_the_first_differing_reply():

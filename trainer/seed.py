@@ -271,32 +271,35 @@ def load_seed_file(path) -> list[dict]:
 
 # ------------------------------------------------------------------------------------------------------- writing
 
-_encode = json.JSONEncoder(ensure_ascii=False).encode  # what json.dumps(..., ensure_ascii=False) does, minus
-                                                       # building a new encoder for every call
+json_text = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False), without
+                                                         # building a new encoder at every call
 
 
 def encode_example(example) -> bytes:
     """The canonical bytes of one valid example: UTF-8, non-ASCII kept, keys in the canonical order."""
-    return _encode(canonical(example)).encode("utf-8")
+    return json_text(canonical(example)).encode("utf-8")
 
 
-def _encoded(examples: Iterable[dict], fh) -> Iterator[bytes]:
+def _encoded(examples: Iterable[dict], fh, check) -> Iterator[bytes]:
     for record, example in enumerate(examples):
-        yield _encode(check_example(example, Location(getattr(fh, "name", None), record=record))).encode("utf-8")
+        if check:
+            example = check_example(example, Location(getattr(fh, "name", None), record=record))
+        yield encode_example(example)
 
 
-def dump_seed_json(examples: Iterable[dict], fh: IO[bytes]) -> int:
-    """Write a JSON array, one example per line, to a binary file; returns the number written."""
+def dump_seed_json(examples: Iterable[dict], fh: IO[bytes], *, check=True) -> int:
+    """Write a JSON array, one example per line, to a binary file; returns the number written. Each example is
+    validated first (SeedError names its index) unless check=False: for examples known to be valid."""
     n = 0
-    for n, line in enumerate(_encoded(examples, fh), 1):
+    for n, line in enumerate(_encoded(examples, fh, check), 1):
         fh.write((b"[\n" if n == 1 else b",\n") + line)
     fh.write(b"\n]\n" if n else b"[]\n")
     return n
 
 
-def dump_seed_jsonl(examples: Iterable[dict], fh: IO[bytes]) -> int:
-    """Write JSON Lines to a binary file; returns the number written."""
+def dump_seed_jsonl(examples: Iterable[dict], fh: IO[bytes], *, check=True) -> int:
+    """Write JSON Lines to a binary file; returns the number written (check as in dump_seed_json)."""
     n = 0
-    for n, line in enumerate(_encoded(examples, fh), 1):
+    for n, line in enumerate(_encoded(examples, fh, check), 1):
         fh.write(line + b"\n")
     return n
