@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import IO, Callable, Iterable
 
 from studio.store import ExampleFilter, Store, example_row
-from trainer.seed import (TURN_KEYS, Location, SeedError, check_example, dump_seed_json, dump_seed_jsonl,
-                          iter_json_records, json_text, json_type)
+from trainer.seed import (TURN_KEYS, Location, SeedError, check_example, iter_json_records, json_text, json_type,
+                          write_seed_json, write_seed_jsonl)
 
 IMPORT_FORMATS = ("seed", "pku", "hh", "trl")
 EXPORT_FORMATS = ("seed-json", "seed-jsonl", "trl-jsonl")
@@ -416,7 +416,11 @@ def dump_trl_jsonl(examples: Iterable[dict], fh: IO[bytes], *, check=True) -> in
     return n
 
 
-_WRITERS = {"seed-json": dump_seed_json, "seed-jsonl": dump_seed_jsonl, "trl-jsonl": dump_trl_jsonl}
+# How each format writes the store's examples: the seed formats copy the stored canonical bytes; TRL reshapes the
+# examples, which the store validated on the way in.
+_WRITERS = {"seed-json": lambda store, filters, fh: write_seed_json(store.export_lines(filters), fh),
+            "seed-jsonl": lambda store, filters, fh: write_seed_jsonl(store.export_lines(filters), fh),
+            "trl-jsonl": lambda store, filters, fh: dump_trl_jsonl(store.export_examples(filters), fh, check=False)}
 
 
 def export_file(store: Store, out, fmt="seed-json", filters: ExampleFilter | None = None) -> int:
@@ -424,15 +428,14 @@ def export_file(store: Store, out, fmt="seed-json", filters: ExampleFilter | Non
     atomically: a failed export leaves no half-written file) or a binary file. Returns how many."""
     if fmt not in _WRITERS:
         raise ValueError(f"unknown export format {fmt!r} (expected one of {', '.join(EXPORT_FORMATS)})")
-    examples = store.export_examples(ExampleFilter(status="done") if filters is None else filters)
-    write = functools.partial(_WRITERS[fmt], check=False)  # the store validated every example it holds
+    write = functools.partial(_WRITERS[fmt], store, ExampleFilter(status="done") if filters is None else filters)
     if hasattr(out, "write"):
-        return write(examples, out)
+        return write(out)
     out = Path(out)
     partial = out.with_name(f".{out.name}.partial")
     try:
         with open(partial, "wb") as fh:
-            n = write(examples, fh)
+            n = write(fh)
         os.replace(partial, out)
         return n
     finally:

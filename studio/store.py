@@ -21,14 +21,13 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import sqlite_utils
 
 from studio import pairing
-from trainer.seed import KEYS, SeedError, check_example, json_text
+from trainer.seed import SeedError, check_example, json_text
 
 STATUSES = ("draft", "done", "skipped", "discarded")
 OUTCOMES = ("policy", "reference", "tie", "both_bad")
@@ -104,10 +103,7 @@ MIGRATIONS = [
     CREATE TABLE examples (
         id INTEGER PRIMARY KEY,
         content_hash TEXT NOT NULL UNIQUE,
-        template TEXT NOT NULL,
-        user TEXT NOT NULL,      -- JSON arrays of strings, one item per turn
-        accepted TEXT NOT NULL,
-        rejected TEXT NOT NULL,
+        seed TEXT NOT NULL,  -- the example in canonical seed JSON (trainer.seed.encode_example): exports copy it
         n_turns INTEGER NOT NULL CHECK (n_turns >= 1),
         status TEXT NOT NULL DEFAULT 'done' CHECK (status IN ('draft', 'done', 'skipped', 'discarded')),
         annotator TEXT NOT NULL DEFAULT '',
@@ -122,9 +118,9 @@ MIGRATIONS = [
         created_at TEXT NOT NULL DEFAULT ({NOW}),
         updated_at TEXT NOT NULL DEFAULT ({NOW}),
         deleted_at TEXT,
-        CHECK (json_array_length(user) = n_turns AND json_array_length(accepted) = n_turns
-               AND json_array_length(rejected) = n_turns),
-        CHECK (json_extract(accepted, '$[#-1]') != json_extract(rejected, '$[#-1]'))
+        CHECK (json_array_length(seed, '$.User') = n_turns AND json_array_length(seed, '$.Accepted') = n_turns
+               AND json_array_length(seed, '$.Rejected') = n_turns),
+        CHECK (json_extract(seed, '$.Accepted[#-1]') != json_extract(seed, '$.Rejected[#-1]'))
     );
     CREATE INDEX examples_conversation ON examples (conversation_id) WHERE conversation_id IS NOT NULL;
     -- Covers counting and paging under any attribute filter without reading the (large) rows.
@@ -151,7 +147,7 @@ MIGRATIONS = [
 ]
 
 _FILTER_COLUMNS = ("annotator", "status", "source", "split")
-_EXAMPLE_COLUMNS = ("content_hash", "template", "user", "accepted", "rejected", "n_turns", "status", "annotator",
+_EXAMPLE_COLUMNS = ("content_hash", "seed", "n_turns", "status", "annotator",
                     "source", "source_ref", "split", "meta", "conversation_id", "ranking_id", "accepted_id",
                     "rejected_id")
 _INSERT_EXAMPLE = (f"INSERT INTO examples ({', '.join(_EXAMPLE_COLUMNS)}) "
@@ -201,7 +197,7 @@ class ExampleFilter:
     split: str | list | None = None
     since: str | date | datetime | None = None
     until: str | date | datetime | None = None
-    text: str | None = None  # a substring of any message or the template
+    text: str | None = None  # a substring of the template or any message (ASCII letters in any case)
     deleted: bool = False    # True lists the soft-deleted examples (the trash) instead of the live ones
 
     def where(self) -> tuple[str, list]:
@@ -219,10 +215,9 @@ class ExampleFilter:
         if self.until is not None:
             clauses.append("created_at < ?")
             params.append(timestamp(self.until, end_of_day=True))
-        if self.text:  # case-insensitive for ASCII; the message columns hold JSON, so match the escaped text
-            clauses.append("(template LIKE ? ESCAPE '\\' OR user LIKE ? ESCAPE '\\' OR accepted LIKE ? ESCAPE '\\' "
-                           "OR rejected LIKE ? ESCAPE '\\')")
-            params += [_like(self.text)] + [_like(json.dumps(self.text, ensure_ascii=False)[1:-1])] * 3
+        if self.text:  # the example is stored as JSON: match the text as JSON writes it
+            clauses.append("seed LIKE ? ESCAPE '\\'")
+            params.append(_like(json_text(self.text)[1:-1]))
         return " AND ".join(clauses), params
 
 
@@ -319,19 +314,12 @@ def example_row(seed, *, status="done", annotator="", source="", source_ref="", 
     """The examples row for a seed example: validated (SeedError), JSON-encoded, content-hashed."""
     seed = check_example(seed)
     _check_status(status)
-    columns = [_json_strings(seed[k]) for k in KEYS]
-    return {"content_hash": hashlib.sha256("\n".join(columns).encode()).hexdigest(),
-            "template": seed["Template"][0], "user": columns[1], "accepted": columns[2], "rejected": columns[3],
-            "n_turns": len(seed["User"]), "status": status, "annotator": annotator, "source": source,
-            "source_ref": source_ref, "split": split,
+    text = json_text(seed)  # check_example gave the canonical key order: this is encode_example's text
+    return {"content_hash": hashlib.sha256(text.encode()).hexdigest(), "seed": text, "n_turns": len(seed["User"]),
+            "status": status, "annotator": annotator, "source": source, "source_ref": source_ref, "split": split,
             "meta": None if meta is None else json_text(meta),
             "conversation_id": conversation_id, "ranking_id": ranking_id, "accepted_id": accepted_id,
             "rejected_id": rejected_id}
-
-
-def _json_strings(items) -> str:
-    """json_text(items) for a list of strings, twice as fast (this is most of an import's encoding)."""
-    return "[" + ", ".join(map(encode_basestring, items)) + "]"
 
 
 def content_hash(seed) -> str:
@@ -374,16 +362,9 @@ def _one(db, sql, params=()) -> dict | None:
     return None if row is None else dict(zip(names, row))
 
 
-def _seed(template, user, accepted, rejected) -> dict:
-    """A seed example from its stored columns (the turns are JSON arrays: one parse for the three)."""
-    users, accepted, rejected = json.loads(f"[{user}, {accepted}, {rejected}]")
-    return {"Template": [template], "User": users, "Accepted": accepted, "Rejected": rejected}
-
-
 def _example(row) -> Example:
-    return Example(id=row["id"], seed=_seed(row["template"], row["user"], row["accepted"], row["rejected"]),
-                   status=row["status"], annotator=row["annotator"], source=row["source"],
-                   source_ref=row["source_ref"], split=row["split"],
+    return Example(id=row["id"], seed=json.loads(row["seed"]), status=row["status"], annotator=row["annotator"],
+                   source=row["source"], source_ref=row["source_ref"], split=row["split"],
                    meta=None if row["meta"] is None else json.loads(row["meta"]),
                    conversation_id=row["conversation_id"], ranking_id=row["ranking_id"],
                    accepted_id=row["accepted_id"], rejected_id=row["rejected_id"], content_hash=row["content_hash"],
@@ -541,8 +522,7 @@ class Store:
             _check_status(status)
         if seed is not None:
             row = example_row(seed)
-            changes.update({k: row[k] for k in ("content_hash", "template", "user", "accepted", "rejected",
-                                                "n_turns")})
+            changes.update({k: row[k] for k in ("content_hash", "seed", "n_turns")})
         if meta is not None:
             changes["meta"] = json_text(meta)
         with self._unit(write=True) as db:
@@ -607,11 +587,17 @@ class Store:
 
     def export_examples(self, filters=None) -> Iterator[dict]:
         """The seed examples an export writes: a pure function of the store (insertion order, streamed)."""
+        return map(json.loads, self._export_texts(filters))
+
+    def export_lines(self, filters=None) -> Iterator[bytes]:
+        """export_examples already encoded (trainer.seed.encode_example), as stored: an export copies bytes."""
+        return (text.encode() for text in self._export_texts(filters))
+
+    def _export_texts(self, filters):
         where, params = (filters or ExampleFilter()).where()
         with self._unit() as db:
-            for row in db.execute(f"SELECT template, user, accepted, rejected FROM examples WHERE {where} "
-                                  "ORDER BY id", params):
-                yield _seed(*row)
+            for (text,) in db.execute(f"SELECT seed FROM examples WHERE {where} ORDER BY id", params):
+                yield text
 
     # -- annotation: conversations, candidates, rankings ---------------------------------------------------------
 

@@ -1,4 +1,5 @@
 """studio.store on real SQLite files: schema, examples, annotation (conversations, rankings), queue, progress."""
+import json
 import sqlite3
 import threading
 from datetime import date
@@ -50,7 +51,8 @@ def test_the_schema_itself_refuses_bad_pairs(store):
     columns = ", ".join(good)
     values = ", ".join("?" * len(good))
     db = raw(store)
-    for change in ({"rejected": good["accepted"]}, {"user": '["a", "b"]'}, {"status": "maybe"}):
+    same_final = json.dumps(ex(rejected="Hello!"))
+    for change in ({"seed": same_final}, {"n_turns": 2}, {"status": "maybe"}):
         with pytest.raises(sqlite3.IntegrityError):
             db.execute(f"INSERT INTO examples ({columns}) VALUES ({values})", list({**good, **change}.values()))
 

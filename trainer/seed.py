@@ -280,26 +280,34 @@ def encode_example(example) -> bytes:
     return json_text(canonical(example)).encode("utf-8")
 
 
-def _encoded(examples: Iterable[dict], fh, check) -> Iterator[bytes]:
+def dump_seed_json(examples: Iterable[dict], fh: IO[bytes]) -> int:
+    """Validate (SeedError names the index) and write examples as a JSON array, one per line, to a binary file;
+    returns the number written."""
+    return write_seed_json(_encoded(examples, fh), fh)
+
+
+def dump_seed_jsonl(examples: Iterable[dict], fh: IO[bytes]) -> int:
+    """Validate and write examples as JSON Lines to a binary file; returns the number written."""
+    return write_seed_jsonl(_encoded(examples, fh), fh)
+
+
+def _encoded(examples, fh) -> Iterator[bytes]:
     for record, example in enumerate(examples):
-        if check:
-            example = check_example(example, Location(getattr(fh, "name", None), record=record))
-        yield encode_example(example)
+        yield encode_example(check_example(example, Location(getattr(fh, "name", None), record=record)))
 
 
-def dump_seed_json(examples: Iterable[dict], fh: IO[bytes], *, check=True) -> int:
-    """Write a JSON array, one example per line, to a binary file; returns the number written. Each example is
-    validated first (SeedError names its index) unless check=False: for examples known to be valid."""
+def write_seed_json(lines: Iterable[bytes], fh: IO[bytes]) -> int:
+    """The JSON array around examples already encoded by encode_example."""
     n = 0
-    for n, line in enumerate(_encoded(examples, fh, check), 1):
+    for n, line in enumerate(lines, 1):
         fh.write((b"[\n" if n == 1 else b",\n") + line)
     fh.write(b"\n]\n" if n else b"[]\n")
     return n
 
 
-def dump_seed_jsonl(examples: Iterable[dict], fh: IO[bytes], *, check=True) -> int:
-    """Write JSON Lines to a binary file; returns the number written (check as in dump_seed_json)."""
+def write_seed_jsonl(lines: Iterable[bytes], fh: IO[bytes]) -> int:
+    """JSON Lines of examples already encoded by encode_example."""
     n = 0
-    for n, line in enumerate(_encoded(examples, fh, check), 1):
+    for n, line in enumerate(lines, 1):
         fh.write(line + b"\n")
     return n
