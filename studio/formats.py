@@ -407,7 +407,8 @@ def _continuation(users, replies, first):
 
 
 def dump_trl_jsonl(examples: Iterable[dict], fh: IO[bytes], *, check=True) -> int:
-    """Write TRL rows as JSON Lines to a binary file (check as in trainer.seed.dump_seed_json)."""
+    """Write examples as TRL rows, JSON Lines, to a binary file; each is validated first (SeedError names its
+    index) unless check=False, for examples known to be valid."""
     n = 0
     for n, example in enumerate(examples, 1):
         if check:
