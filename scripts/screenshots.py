@@ -28,7 +28,6 @@ from trainer.paths import ASSETS_DIR, DEFAULT_MODEL_DIR  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check"]
-PORT = 7871
 
 
 def seeded_store(folder: Path) -> Path:
@@ -106,9 +105,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(db=seeded_store(Path(folder)), runs_dir=Path(folder) / "runs", model=Path(args.model),
-                            port=PORT)
-        demo = launch(settings, prevent_thread_lock=True, quiet=True)
+        settings = Settings(db=seeded_store(Path(folder)), runs_dir=Path(folder) / "runs", model=Path(args.model))
+        demo = launch(settings, server_port=None, prevent_thread_lock=True, quiet=True)  # the first free port
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
