@@ -50,10 +50,16 @@ class RunError(ValueError):
 
 # ------------------------------------------------------------------------------------------------- preparing
 
-def new_run_id(runs_dir: Path, now: float | None = None) -> str:
-    base = time.strftime("run-%Y%m%d-%H%M%S", time.localtime(now or time.time()))
-    taken = {p.name for p in Path(runs_dir).iterdir()} if Path(runs_dir).is_dir() else set()
-    return next(name for name in (base, *(f"{base}-{n}" for n in range(2, 10_000))) if name not in taken)
+def claim_run_dir(runs_dir: Path) -> Path:
+    """A new, empty run folder named after the time; made here, so two runs started at once never share one."""
+    base = time.strftime("run-%Y%m%d-%H%M%S")
+    for name in (base, *(f"{base}-{n}" for n in range(2, 1000))):
+        try:
+            (Path(runs_dir) / name).mkdir()
+            return Path(runs_dir) / name
+        except FileExistsError:
+            continue
+    raise RunError(f"{runs_dir} has no free run name left for {base}.")
 
 
 def steps_for_epochs(epochs: float, n_examples: int, eval_fraction: float, batch_size: int) -> int:
@@ -114,7 +120,7 @@ def create_run(runs_dir, settings: dict, base_model, *, store: Store | None = No
         config = {**DEFAULTS, **settings, "model": str(Path(base_model).resolve())}
         if epochs:
             config["max_steps"] = steps_for_epochs(float(epochs), n, config["eval_fraction"], config["batch_size"])
-        rd = RunDir(runs_dir / new_run_id(runs_dir))
+        rd = RunDir(claim_run_dir(runs_dir))
         rd.prepare(config, snapshot)
     write_json_atomic(rd / STUDIO, {"created_at": time.time(), "examples": n, "epochs": epochs, "data": data_label,
                                     "base": base_label or str(base_model), "started_by": started_by,
@@ -150,14 +156,18 @@ def launch(run_dir, resume: bool = False) -> int:
     return proc.pid
 
 
+_resuming = threading.Lock()
+
+
 def resume(run_dir) -> int:
     """Continue a stopped, failed or crashed run from its last checkpoint (or from the start if it has none)."""
-    state = observe(run_dir).state
-    if state in ACTIVE:
-        raise RunError(f"{Path(run_dir).name} is {state}: nothing to resume.")
-    if state == "completed":
-        raise RunError(f"{Path(run_dir).name} completed; start a new run (it can use this one's best as base).")
-    return launch(run_dir, resume=True)
+    with _resuming:  # a double click must not start two trainers on one run dir
+        state = observe(run_dir).state
+        if state in ACTIVE:
+            raise RunError(f"{Path(run_dir).name} is {state}: nothing to resume.")
+        if state == "completed":
+            raise RunError(f"{Path(run_dir).name} completed; start a new run (it can use this one's best as base).")
+        return launch(run_dir, resume=True)
 
 
 def stop(run_dir) -> str:

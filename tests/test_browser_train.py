@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from studio.store import ExampleFilter, Store
-from test_browser import box, browser, cell, page, studio  # noqa: F401 (fixtures)
+from test_browser import box, browser, cell, page, search, sign_in, studio  # noqa: F401 (fixtures)
 from trainer.chat import CUSTOM
 
 RUN_MS = 240_000  # a quick run of the tiny model, on two shared cores
@@ -23,7 +23,7 @@ def assistant_texts(page, chat_id):
 def test_train_watch_compare_vote_and_find_the_example(page, studio, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the trainer process inherits it: one core left for the page
     url, settings = studio
-    box(page, "annotator").fill("tess")
+    sign_in(page, "tess")
 
     # Train: a fresh studio offers the demo pairs; the quick preset, with a bolder lr for the tiny model
     page.get_by_role("tab", name="Train").click()
@@ -75,8 +75,7 @@ def test_train_watch_compare_vote_and_find_the_example(page, studio, monkeypatch
 
     # the Data tab finds the vote's example, A's reply accepted, attributed to the voter
     page.get_by_role("tab", name="Data").click()
-    box(page, "f-text").fill("Hi, how are you?")
-    box(page, "f-text").press("Enter")
+    search(page, "Hi, how are you?")
     expect(page.locator("#where")).to_contain_text("1 example · page 1 of 1")
     expect(cell(page, 0, 3)).to_have_text("compare")
     expect(cell(page, 0, 2)).to_have_text("tess")

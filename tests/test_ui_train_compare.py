@@ -126,7 +126,8 @@ def test_plots_draw_train_and_eval_series_from_the_metrics():
     assert frames["Rewards (chosen / rejected)"].values.tolist() == [
         [0, 0.0, "eval chosen"], [0, 0.0, "eval rejected"], [1, 0.2, "train chosen"], [1, -0.1, "train rejected"]]
     assert frames["Log-probs (chosen / rejected)"].series.tolist() == ["eval chosen", "train chosen"]
-    assert train.plot_frames([])["Reward margin"].empty
+    empty = train.plot_frames([])["Reward margin"]
+    assert empty.empty and [str(t) for t in empty.dtypes] == ["int64", "float64", "str"]  # numbers, not categories
 
 
 def test_the_live_view_shows_eta_the_warning_and_a_crash(store, settings):
@@ -186,6 +187,13 @@ def arena_run(store, settings, tiny_checkpoint):
 SAMPLING = {"temperature": 0.9, "top_p": 1.0, "top_k": 0, "max_new_tokens": 10, "seed": 5}
 
 
+def answered(settings, arena_run, message, seed=0) -> dict:
+    """A new round (sides drawn with `seed`) in which both models answered `message`."""
+    rd, policy = arena_run
+    arena = compare.new_round(settings.runs_dir, rd.path.name, policy, random.Random(seed))
+    return compare.send(arena, message, "CUSTOM", {**SAMPLING, "seed": seed})
+
+
 def test_a_round_asks_both_sides_the_same_turns_with_the_same_sampling(settings, arena_run, tiny_checkpoint):
     rd, policy = arena_run
     arena = compare.new_round(settings.runs_dir, rd.path.name, policy, random.Random(0))
@@ -213,9 +221,8 @@ def test_sides_are_drawn_at_random(settings, arena_run):
 
 
 def test_a_blind_vote_for_the_policy_stores_its_reply_as_accepted(store, settings, arena_run):
-    rd, policy = arena_run
-    arena = compare.new_round(settings.runs_dir, rd.path.name, policy, random.Random(0))
-    arena = compare.send(arena, "Do you like soup?", "CUSTOM", SAMPLING)
+    rd, _ = arena_run
+    arena = answered(settings, arena_run, "Do you like soup?")
     policy_side = arena["policy_side"]
     with pytest.raises(Refused, match="Type your name"):
         compare.vote(store, "", arena, policy_side)
@@ -237,8 +244,7 @@ def test_votes_make_a_win_rate_table_and_only_winners_make_examples(store, setti
     rd, policy = arena_run
     outcomes = []
     for seed, choice in enumerate(("A", "B", "tie", "both_bad", "A")):
-        arena = compare.send(compare.new_round(settings.runs_dir, rd.path.name, policy, random.Random(seed)),
-                             "Hi there.", "CUSTOM", {**SAMPLING, "seed": seed})
+        arena = answered(settings, arena_run, "Hi there.", seed)
         compare.vote(store, "vera", arena, choice)
         outcomes.append(compare.outcome_of(arena, choice))
     wins, losses = outcomes.count("policy"), outcomes.count("reference")

@@ -159,6 +159,8 @@ def build(store: Store, settings, name: gr.Textbox, loaded, tab: gr.Tab) -> None
 
 
 def _arena_panel(c):
+    gr.Markdown("Both models answer with the same sampling settings. Which one is A is drawn at random and shown "
+                "only after your vote; a vote for A or B is stored as a preference example.")
     with gr.Row(equal_height=True):
         c["checkpoint"] = gr.Dropdown([], label="Policy checkpoint", scale=2, elem_id="arena-checkpoint")
         c["template"] = gr.Textbox(CUSTOM, label="System prompt (CUSTOM: the default)", scale=3,
@@ -215,19 +217,19 @@ def _wire(store: Store, settings, c: dict, name, loaded, tab):
     arena_outputs = [c["arena"], c["chat_a"], c["chat_b"], c["arena_notice"], c["send"]]
     run_outputs = [c["checkpoint"], *sample_outputs, *arena_outputs]
 
-    def refresh_runs(current, step):
-        """Runs started since, new checkpoints and samples; the open arena round stays as it is. With no run
-        picked yet (or it is gone), the newest run."""
+    def refresh_runs(current, step, arena):
+        """Runs started since, new checkpoints and samples, keeping an open arena round of the run shown. With no
+        run shown yet (or it is gone), the newest run; with no round yet, one with the run's first checkpoint."""
         ids = [r.id for r in runs.list_runs(runs_dir)]
-        if current not in ids:
-            run_id = ids[0] if ids else None
+        run_id = current if current in ids else (ids[0] if ids else None)
+        if not arena or arena["run"] != run_id:
             return [gr.update(choices=ids, value=run_id), *pick_run(run_id), win_rate_rows(store)]
-        return [gr.update(choices=ids), gr.update(choices=runs.checkpoints(runs.find(runs_dir, current))),
-                *show_samples(current, step), *[gr.skip()] * len(arena_outputs), win_rate_rows(store)]
+        return [gr.update(choices=ids), gr.update(choices=runs.checkpoints(runs.find(runs_dir, run_id))),
+                *show_samples(run_id, step), *[gr.skip()] * len(arena_outputs), win_rate_rows(store)]
 
     listing = [c["run"], *run_outputs, c["wins"]]
     for trigger in (loaded.then, c["refresh"].click, tab.select):
-        trigger(refresh_runs, [c["run"], c["step"]], listing, api_visibility="private")
+        trigger(refresh_runs, [c["run"], c["step"], c["arena"]], listing, api_visibility="private")
     c["run"].input(pick_run, c["run"], run_outputs, api_visibility="private")
     c["step"].input(show_samples, [c["run"], c["step"]], sample_outputs, api_visibility="private")
     c["timer"].tick(show_samples, [c["run"], c["step"]], sample_outputs, concurrency_limit=None,
@@ -249,7 +251,7 @@ def _wire(store: Store, settings, c: dict, name, loaded, tab):
 
     sampling = [c[k] for k in SAMPLING]
     gr.on([c["send"].click, c["message"].submit], on_send, [c["arena"], c["message"], c["template"], *sampling],
-          [c["arena"], c["chat_a"], c["chat_b"], c["arena_notice"], c["message"]], api_name="arena_send",
+          [c["arena"], c["chat_a"], c["chat_b"], c["arena_notice"], c["message"]], api_visibility="private",
           concurrency_limit=2, concurrency_id="model")
 
     def on_vote(choice):
@@ -263,5 +265,4 @@ def _wire(store: Store, settings, c: dict, name, loaded, tab):
 
     for choice in VOTES:
         c[f"vote_{choice}"].click(on_vote(choice), [name, c["arena"]],
-                                  [c["arena"], c["arena_notice"], c["send"], c["wins"]],
-                                  api_name=f"vote_{choice}")
+                                  [c["arena"], c["arena_notice"], c["send"], c["wins"]], api_visibility="private")

@@ -38,6 +38,13 @@ PLOTS = {
     "Log-probs (chosen / rejected)": [("logps/chosen", "train chosen"), ("logps/rejected", "train rejected"),
                                       ("eval_logps/chosen", "eval chosen"), ("eval_logps/rejected", "eval rejected")],
 }
+# One colour per series in every plot, told by LEGEND (Gradio's own legend is cut off below short plots).
+SERIES_COLORS = {"train": "#1f77b4", "eval": "#ff7f0e", "train chosen": "#2ca02c", "train rejected": "#d62728",
+                 "eval chosen": "#98df8a", "eval rejected": "#ff9896"}
+LEGEND = ("Lines: **blue** training batches, **orange** held-out; **green** chosen, **red** rejected (held-out "
+          "lighter). Hover a line for its values.")
+LOG_LINES = 12
+FRAME_TYPES = {"step": "int64", "value": "float64", "series": "str"}
 # The form: component key -> the run setting it sets ("amount" is steps or epochs, per "train_for").
 FORM = ("loss_type", "beta", "length_norm", "lr", "train_for", "amount", "batch_size", "eval_fraction",
         "eval_interval", "patience", "seed", "warmup_steps", "nll_weight", "label_smoothing", "sample_max_new_tokens",
@@ -147,11 +154,12 @@ def runs_table(runs_dir) -> list[list]:
 
 
 def plot_frames(metrics: list[dict]) -> dict[str, pd.DataFrame]:
-    """One long-format frame (step, value, series) per plot."""
+    """One long-format frame (step, value, series) per plot, typed even when empty: a plot first drawn from an
+    untyped (object) frame keeps treating its numbers as categories."""
     frames = {}
     for title, lines in PLOTS.items():
         rows = [(row["step"], row[metric], series) for row in metrics for metric, series in lines if metric in row]
-        frames[title] = pd.DataFrame(rows, columns=["step", "value", "series"])
+        frames[title] = pd.DataFrame(rows, columns=list(FRAME_TYPES)).astype(FRAME_TYPES)
     return frames
 
 
@@ -185,7 +193,7 @@ def live(runs_dir, run_id) -> dict:
     progress = (f"Progress: step {view.step} of {total}"
                 + (f" · about {duration(view.eta_s)} left" if view.eta_s is not None else ""))
     return {"state": state_line(view), "progress": min(view.step, total), "total": total, "progress_label": progress,
-            "warning": warning_text(view), "error": view.error or "", "log": runs.log_tail(view.path),
+            "warning": warning_text(view), "error": view.error or "", "log": runs.log_tail(view.path, LOG_LINES),
             "frames": plot_frames(view.metrics), "active": view.active, "can_stop": view.active,
             "can_resume": view.state not in runs.ACTIVE + ("completed",)}
 
@@ -220,6 +228,9 @@ def build(store: Store, settings, name: gr.Textbox, loaded, tab: gr.Tab) -> None
             c["notice"] = gr.Markdown(elem_id="train-notice")
         with gr.Column(scale=3):
             _live_panel(c)
+    # full width, so log lines do not wrap and the last one is in view
+    c["log"] = gr.Textbox(label="Log of the selected run (last lines)", lines=LOG_LINES, max_lines=LOG_LINES,
+                          interactive=False, elem_id="run-log")
     _wire(store, settings, c, name, loaded, tab)
 
 
@@ -289,14 +300,14 @@ def _live_panel(c):
     c["warning"] = gr.Markdown(elem_id="run-warning")
     c["error"] = gr.Textbox(label="Error", lines=4, visible=False, interactive=False, elem_id="run-error")
     c["plots"] = []
+    gr.Markdown(LEGEND, elem_id="plot-legend")
     titles = list(PLOTS)
     for row in (titles[:2], titles[2:4], titles[4:]):
         with gr.Row():
             for title in row:
-                c["plots"].append(gr.LinePlot(x="step", y="value", color="series", title=title, label=title,
-                                              height=220, elem_id="plot-" + slug(title)))
-    c["log"] = gr.Textbox(label="Log (last lines)", lines=10, max_lines=10, interactive=False, autoscroll=True,
-                          elem_id="run-log")
+                c["plots"].append(gr.LinePlot(x="step", y="value", color="series", color_map=SERIES_COLORS,
+                                              colors_in_legend=[], title=title, label=title, height=260,
+                                              elem_id="plot-" + slug(title)))
     c["timer"] = gr.Timer(TICK_S, active=False)
 
 
