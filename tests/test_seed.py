@@ -47,6 +47,7 @@ def test_valid_examples_have_no_problems():
     ({"Rejected": None}, ["Rejected"]),
     ({"Rejected": ["Hello!"]}, ["Rejected[0]"]),
     ({"User": ["\ud800"]}, ["User[0]"]),
+    ({"Accepted": ["Hi\x00 there"]}, ["Accepted[0]"]),
     ({"Extra": 1, "notes": "x"}, ["Extra", "notes"]),
 ])
 def test_each_rule_names_its_field(change, expected):

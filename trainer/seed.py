@@ -100,6 +100,8 @@ def _check_strings(key, value):
             problems.append(Problem(f"{key}[{i}]", f"must be a string, got {json_type(item)}"))
         elif not item.strip():
             problems.append(Problem(f"{key}[{i}]", "is empty or whitespace-only"))
+        elif "\x00" in item:  # SQLite's JSON functions stop reading at a NUL, so stored text would be cut short
+            problems.append(Problem(f"{key}[{i}]", "contains a NUL character (\\u0000)"))
         elif not item.isascii() and not _encodable(item):
             problems.append(Problem(f"{key}[{i}]", "contains an unpaired surrogate (not valid Unicode)"))
     return problems
