@@ -340,8 +340,9 @@ def test_export_to_a_path_is_atomic(store, tmp_path):
 
 # ------------------------------------------------------------------------------------------------------ round trip
 
-messages = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12).map(
-    lambda s: s if s.strip() else s + "x")
+# any Unicode text but what the seed format refuses: lone surrogates, NUL, blank messages
+characters = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+messages = st.text(characters, min_size=1, max_size=12).map(lambda s: s if s.strip() else s + "x")
 
 
 @st.composite
