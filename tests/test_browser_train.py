@@ -9,8 +9,10 @@ import pytest
 from playwright.sync_api import expect
 
 from studio.store import ExampleFilter, Store
+from studio.ui.train import SERIES_COLORS
 from test_browser import box, browser, cell, page, search, sign_in, studio  # noqa: F401 (fixtures)
 from trainer.chat import CUSTOM
+from trainer.rundir import RunDir
 
 RUN_MS = 240_000  # a quick run of the tiny model, on two shared cores
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")]
@@ -29,19 +31,23 @@ def test_train_watch_compare_vote_and_find_the_example(page, studio, monkeypatch
     page.get_by_role("tab", name="Train").click()
     expect(page.locator("#data-source input[value=demo]")).to_be_checked()
     page.locator("#quick-demo").click()
-    expect(page.locator("#amount input")).to_have_value("30")
     page.locator("#lr input").fill("0.01")
-    page.locator("#start-run").click()
+    page.locator("#start-run").click()  # at once: the preset is applied in the page, not after a round trip
     expect(page.locator("#train-notice")).to_contain_text("Started run-")
     run_id = re.search(r"Started (run-[\w-]+)", page.locator("#train-notice").inner_text()).group(1)
+    config = RunDir(settings.runs_dir / run_id).read_config()
+    assert (config["max_steps"], config["batch_size"], config["lr"]) == (30, 8, 0.01)
+    expect(page.locator("#amount input")).to_have_value("30")
     expect(page.locator("#run-state")).to_contain_text(re.compile(r"\*?(starting|running)"))
     expect(page.locator("#stop-run")).to_be_enabled()
     expect(page.locator("#run-state")).to_contain_text(re.compile(r"step [1-9]\d* of 30"), timeout=RUN_MS)
     expect(page.locator("#run-state")).to_contain_text("completed", timeout=RUN_MS)
     expect(page.locator("#run-state")).to_contain_text("step 30 of 30")
     expect(page.locator("#run-progress input[type=number]")).to_have_value("30")
-    for plot in ("loss", "reward-accuracy", "rewards-chosen-rejected"):
-        expect(page.locator(f"#plot-{plot} canvas, #plot-{plot} svg").first).to_be_visible()
+    for plot, series in (("loss", "train"), ("loss", "eval"), ("reward-accuracy", "eval"),
+                         ("rewards-chosen-rejected", "train chosen"), ("log-probs-chosen-rejected", "eval rejected")):
+        line = f'#plot-{plot} path[aria-roledescription="line mark"][stroke="{SERIES_COLORS[series]}"]'
+        expect(page.locator(line)).to_have_attribute("d", re.compile(r"^M.+L"))  # drawn, in its colour
     expect(page.locator("#runs-table [data-testid=cell-0-1]")).to_have_text("completed")
     expect(page.locator("#run-log textarea")).to_have_value(re.compile(r"completed: \{"))
     expect(page.locator("#stop-run")).to_be_disabled()

@@ -9,8 +9,8 @@ import torch
 from studio import models, runs
 from studio.settings import Settings
 from studio.store import ExampleFilter, Store
-from studio.ui import compare, train
-from studio.ui.annotate import Refused
+from studio.ui import annotate, compare, train
+from studio.ui.annotate import Refused, as_typed, new_draft
 from studio.ui.chatfmt import plain_text
 from test_runs import preference_examples, wait_for
 from trainer.checkpoint import load_checkpoint, save_checkpoint
@@ -61,6 +61,13 @@ def test_the_form_round_trips_the_defaults_and_the_quick_demo():
     assert runs.QUICK_DEMO["max_steps"] < runs.DEFAULTS["max_steps"]
 
 
+def test_presets_are_set_in_the_browser_as_the_form_takes_them():
+    js = train.preset_js(list(train.form_values(runs.QUICK_DEMO).values()))
+    assert js.startswith("() => [")
+    values = json.loads(js.removeprefix("() => "))
+    assert train.run_settings(dict(zip(train.form_values(runs.QUICK_DEMO), values))) == runs.QUICK_DEMO
+
+
 def test_epochs_or_steps_and_numbers_typed_from_the_browser():
     settings = train.run_settings(form(train_for="epochs", amount=2, batch_size=8.0, seed=3.0, lr="0.001"))
     assert settings["epochs"] == 2.0 and "max_steps" not in settings
@@ -106,7 +113,7 @@ def test_start_from_the_form_then_watch_it_complete(store, settings, monkeypatch
                     and v, timeout=120)
     assert not view["active"] and not view["can_stop"] and not view["can_resume"]
     assert (view["progress"], view["total"]) == (6, 6) and "completed" in view["log"]
-    loss = view["frames"]["Loss"]
+    loss = view["frames"]["Loss"].dropna()
     assert list(loss[loss.series == "train"].step) == [1, 2, 3, 4, 5, 6]
     assert list(loss[loss.series == "eval"].step) == [0, 3, 6]
     [row] = train.runs_table(settings.runs_dir)
@@ -120,14 +127,19 @@ def test_plots_draw_train_and_eval_series_from_the_metrics():
     metrics = [{"step": 0, "eval_loss": 0.69, "eval_rewards/accuracies": 0.0, "eval_rewards/chosen": 0.0,
                 "eval_rewards/rejected": 0.0, "eval_logps/chosen": -3.0},
                {"step": 1, "loss": 0.6, "rewards/chosen": 0.2, "rewards/rejected": -0.1, "logps/chosen": -2.9}]
-    frames = train.plot_frames(metrics)
+    frames = {title: frame.dropna() for title, frame in train.plot_frames(metrics).items()}
     assert list(frames) == list(train.PLOTS)
     assert frames["Loss"].values.tolist() == [[0, 0.69, "eval"], [1, 0.6, "train"]]
     assert frames["Rewards (chosen / rejected)"].values.tolist() == [
         [0, 0.0, "eval chosen"], [0, 0.0, "eval rejected"], [1, 0.2, "train chosen"], [1, -0.1, "train rejected"]]
     assert frames["Log-probs (chosen / rejected)"].series.tolist() == ["eval chosen", "train chosen"]
-    empty = train.plot_frames([])["Reward margin"]
-    assert empty.empty and [str(t) for t in empty.dtypes] == ["int64", "float64", "str"]  # numbers, not categories
+
+
+def test_every_plot_names_all_its_series_from_the_first_frame_with_number_types():
+    """A Gradio plot keeps the colour domain and the types of the first frame it draws."""
+    for title, frame in train.plot_frames([]).items():
+        assert sorted(frame.series) == sorted(series for _, series in train.PLOTS[title])
+        assert frame.value.isna().all() and [str(t) for t in frame.dtypes] == ["int64", "float64", "str"]
 
 
 def test_the_live_view_shows_eta_the_warning_and_a_crash(store, settings):
@@ -205,7 +217,7 @@ def test_a_round_asks_both_sides_the_same_turns_with_the_same_sampling(settings,
     for side, path in (("policy_replies", policy), ("reference_replies", tiny_checkpoint)):
         replies = arena[side]
         assert len(replies) == 2  # each side continues its own conversation
-        assert replies[1] == models.load(path).reply("CUSTOM", users, replies[:1], params)
+        assert replies[1] == as_typed(models.load(path).reply("CUSTOM", users, replies[:1], params))
     assert arena["policy_replies"] != arena["reference_replies"] and arena["sampling"] == params.to_dict()
     chat_a, chat_b = compare.chats(arena)
     a_side, b_side = (arena["policy_replies"], arena["reference_replies"])[::1 if arena["policy_side"] == "A" else -1]
@@ -250,7 +262,7 @@ def test_votes_make_a_win_rate_table_and_only_winners_make_examples(store, setti
     wins, losses = outcomes.count("policy"), outcomes.count("reference")
     assert store.count_examples(ExampleFilter(source="compare")) == wins + losses == 3
     rate = f"{(wins + 0.5) / 4:.0%}"
-    assert compare.win_rate_rows(store) == [[rd.path.name, policy, 5, wins, losses, 1, 1, rate]]
+    assert compare.win_rate_rows(store) == [[rd.path.name, "best", 5, wins, losses, 1, 1, rate]]
 
 
 def test_the_arena_refuses_empty_votes_and_identical_winners(store, settings, arena_run):
@@ -266,3 +278,15 @@ def test_the_arena_refuses_empty_votes_and_identical_winners(store, settings, ar
     assert compare.vote(store, "vera", same, "tie")[1].startswith("Tie:")
     with pytest.raises(runs.RunError, match="no such checkpoint"):
         compare.new_round(settings.runs_dir, rd.path.name, str(rd / "checkpoints" / "last"))
+
+
+# ------------------------------------------------------------------------------------------ closing the loop
+
+def test_rank_mode_samples_the_next_round_from_a_trained_policy(store, settings, arena_run):
+    rd, policy = arena_run
+    assert (f"{rd.path.name} · best", policy) in models.choices(settings.model, settings.runs_dir)
+    draft = new_draft(user="Do you like pizza?")
+    annotate.sample(store, "ann", draft, {"model": policy, "n": 2, "temperature": 1.0, "top_p": 1.0, "top_k": 0,
+                                          "max_new_tokens": 8, "seed": 1})
+    [turn] = store.get_conversation(draft["conversation_id"]).turns
+    assert [c.checkpoint for c in turn.candidates] == [policy, policy]

@@ -8,6 +8,7 @@ Model text reaches the page only through str Dataframes and chatfmt's literal Ch
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import gradio as gr
 
@@ -69,8 +70,8 @@ def send(arena: dict, message: str, template: str, sampling: dict) -> dict:
     """Both models answer the next user message, each continuing its own side, with the same sampling settings."""
     if arena.get("vote"):
         raise annotate.Refused("This round is decided; start a new round to compare again.")
-    message = (message or "").strip()
-    template = (template or "").strip() or CUSTOM
+    message = annotate.as_typed(message or "").strip()
+    template = annotate.as_typed(template or "").strip() or CUSTOM
     annotate.require(annotate.too_long("The message", message) + annotate.too_long("The system prompt", template,
                                                                                   annotate.MAX_TEMPLATE_CHARS))
     if not message:
@@ -79,7 +80,7 @@ def send(arena: dict, message: str, template: str, sampling: dict) -> dict:
         raise annotate.Refused("The system prompt is fixed once a round has started; start a new round to change it.")
     params = models.sampling(**sampling)  # one draw of the seed for both sides
     users = arena["users"] + [message]
-    replies = {side: models.load(arena[model]).reply(template, users, arena[side], params)
+    replies = {side: annotate.as_typed(models.load(arena[model]).reply(template, users, arena[side], params))
                for side, model in (("policy_replies", "policy"), ("reference_replies", "reference"))}
     return {**arena, "users": users, "template": template, "sampling": params.to_dict(),
             **{side: arena[side] + [reply] for side, reply in replies.items()}}
@@ -134,7 +135,8 @@ def win_rate_rows(store: Store) -> list[list]:
     for t in store.vote_tally():
         decided = t["policy"] + t["reference"] + t["tie"]
         rate = f"{(t['policy'] + t['tie'] / 2) / decided:.0%}" if decided else ""
-        rows.append([t["run"], t["checkpoint"], t["votes"], t["policy"], t["reference"], t["tie"], t["both_bad"], rate])
+        rows.append([t["run"], Path(t["checkpoint"]).name, t["votes"], t["policy"], t["reference"], t["tie"],
+                     t["both_bad"], rate])
     return rows
 
 
@@ -151,7 +153,7 @@ def build(store: Store, settings, name: gr.Textbox, loaded, tab: gr.Tab) -> None
             c["samples_note"] = gr.Markdown(elem_id="samples-note")
         c["samples"] = gr.Dataframe(headers=["prompt", "reference", "policy"], datatype="str", interactive=False,
                                     wrap=True, max_height=420, label="Samples (same prompts, same seed)",
-                                    elem_id="samples")
+                                    column_widths=["30%", "35%", "35%"], elem_id="samples")
     with gr.Accordion("Arena: ask both, vote blind", open=True):
         _arena_panel(c)
     c["timer"] = gr.Timer(TICK_S, active=False)

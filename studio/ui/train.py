@@ -8,6 +8,8 @@ Run text (errors, log lines, labels) reaches the page only through Textboxes, st
 from __future__ import annotations
 
 import html
+import json
+import math
 import re
 import time
 from pathlib import Path
@@ -100,6 +102,11 @@ def run_settings(form: dict) -> dict:
     return settings
 
 
+def preset_js(values: list) -> str:
+    """A browser-side event handler that sets its outputs to `values`."""
+    return f"() => {json.dumps(values)}"
+
+
 def data_request(store: Store, data: dict) -> dict:
     """create_run's data arguments for the data choice: the filtered store, the demo pairs, or an uploaded file."""
     if data["data_source"] == STORE:
@@ -154,11 +161,13 @@ def runs_table(runs_dir) -> list[list]:
 
 
 def plot_frames(metrics: list[dict]) -> dict[str, pd.DataFrame]:
-    """One long-format frame (step, value, series) per plot, typed even when empty: a plot first drawn from an
-    untyped (object) frame keeps treating its numbers as categories."""
+    """One long-format frame (step, value, series) per plot. A Gradio plot keeps the column types and the colour
+    domain of the first frame it draws, so every frame is typed and names all its series from the start, each
+    with a value-less row (a series missing then, like train before step 1, would never be drawn)."""
     frames = {}
     for title, lines in PLOTS.items():
-        rows = [(row["step"], row[metric], series) for row in metrics for metric, series in lines if metric in row]
+        rows = [(0, math.nan, series) for _, series in lines]
+        rows += [(row["step"], row[metric], series) for row in metrics for metric, series in lines if metric in row]
         frames[title] = pd.DataFrame(rows, columns=list(FRAME_TYPES)).astype(FRAME_TYPES)
     return frames
 
@@ -366,13 +375,11 @@ def _wire(store: Store, settings, c: dict, name, loaded, tab):
 
     c["start"].click(start, [name, c["base"], *data_inputs, *form], [c["notice"], *listing], api_name="start_run")
 
-    def preset(values):
-        return [gr.update(value=v) for v in form_values(values).values()]
-
+    # In the browser, no round trip: a Start clicked right after a preset must already see its values.
     preset_outputs = [c[k] for k in form_values(runs.DEFAULTS)]
-    c["quick"].click(lambda: [DEMO, *preset(runs.QUICK_DEMO)], None, [c["data_source"], *preset_outputs],
-                     api_visibility="private")
-    c["defaults"].click(lambda: preset(runs.DEFAULTS), None, preset_outputs, api_visibility="private")
+    c["quick"].click(None, None, [c["data_source"], *preset_outputs],
+                     js=preset_js([DEMO, *form_values(runs.QUICK_DEMO).values()]))
+    c["defaults"].click(None, None, preset_outputs, js=preset_js(list(form_values(runs.DEFAULTS).values())))
 
     def on_data(*values):
         data = dict(zip(DATA_FORM, values))
