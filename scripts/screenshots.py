@@ -1,10 +1,11 @@
 """Screenshots of the real studio for docs/STUDIO.md.
 
-    python scripts/screenshots.py [--model DIR] [--out docs/img]
+    python scripts/screenshots.py [--model DIR] [--out docs/img] [--tabs annotate data train compare]
 
 Serves the studio on a scratch database holding the demo pairs and a few queued prompts, drives it in headless
 Debian chromium the way an annotator would (write a two-turn pair, rank sampled candidates with an edit, open an
-example in the Data tab, check an import), and saves a PNG of each step.
+example in the Data tab, check an import; start the quick demo run and watch it, compare its policy with the
+reference and vote blind), and saves a PNG of each step. The Train tab trains the real model: that takes minutes.
 """
 import argparse
 import json
@@ -28,6 +29,7 @@ from trainer.paths import ASSETS_DIR, DEFAULT_MODEL_DIR  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check"]
+RUN_MS = 20 * 60_000  # the quick demo on a busy CPU
 
 
 def seeded_store(folder: Path) -> Path:
@@ -96,11 +98,41 @@ def data_tab(page, out: Path):
     shoot(page, out, "data-import.png")
 
 
+def train_tab(page, out: Path):
+    box(page, "annotator").fill("maya")
+    page.get_by_role("tab", name="Train").click()
+    page.locator("#quick-demo").click()
+    page.locator("#start-run").click()
+    expect(page.locator("#train-notice")).to_contain_text("Started run-")
+    expect(page.locator("#run-state")).to_contain_text(re.compile(r"step 1\d of"), timeout=RUN_MS)
+    shoot(page, out, "train-running.png")
+    expect(page.locator("#run-state")).to_contain_text("completed", timeout=RUN_MS)
+    shoot(page, out, "train.png")
+
+
+def compare_tab(page, out: Path):  # after train_tab: its run and its annotator name
+    page.get_by_role("tab", name="Compare").click()
+    expect(page.locator("#samples-note")).to_contain_text("Policy at step")
+    page.locator("#arena-sampling").click()
+    page.locator("#arena-seed input[type=number]").fill("7")
+    box(page, "arena-message").fill("My car is locked and the keys are still inside. What should I do?")
+    page.locator("#arena-send").click()
+    expect(page.locator("#arena-b [data-testid=bot]")).to_have_count(1)
+    page.locator("#vote-A").click()
+    expect(page.locator("#arena-notice")).to_contain_text("was the policy")
+    shoot(page, out, "compare.png")
+
+
+STEPS = {"annotate": annotate, "data": data_tab, "train": train_tab, "compare": compare_tab}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="checkpoint to sample candidates from")
     parser.add_argument("--out", default="docs/img", help="where the PNGs go")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--tabs", nargs="+", choices=list(STEPS), default=list(STEPS),
+                        help="which tabs to shoot, in order (compare needs a run: after train)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -115,8 +147,8 @@ def main(argv=None) -> int:
                 expect.set_options(timeout=180_000)
                 page.goto(demo.local_url)
                 expect(page.locator("#progress")).to_contain_text("Queue")
-                annotate(page, out)
-                data_tab(page, out)
+                for tab in args.tabs:
+                    STEPS[tab](page, out)
                 browser.close()
         finally:
             demo.close()
