@@ -15,7 +15,7 @@ from typing import NamedTuple
 import torch
 
 from .chat import render_prompt, render_reply
-from .sft import batch_order
+from .sft import batch_order, collate as sft_collate
 from .tokenizer import Tokenizer
 
 
@@ -97,18 +97,8 @@ class Batch(NamedTuple):
 def collate(pairs: list[Pair], pad_id: int, device) -> Batch:
     """One batch for a single concatenated forward; right padding cannot affect real tokens under a causal mask."""
     rows = [(p.chosen_prompt, p.chosen) for p in pairs] + [(p.rejected_prompt, p.rejected) for p in pairs]
-    width = max(len(prompt) + len(response) for prompt, response in rows) - 1
-    inputs = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    targets = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.float)
-    for i, (prompt, response) in enumerate(rows):
-        seq = prompt + response
-        n = len(seq) - 1
-        inputs[i, :n] = torch.tensor(seq[:-1])
-        targets[i, :n] = torch.tensor(seq[1:])
-        mask[i, len(prompt) - 1:n] = 1  # targets from the first response token on
-    tokens = sum(len(prompt) + len(response) - 1 for prompt, response in rows)
-    return Batch(inputs.to(device), targets.to(device), mask.to(device), tokens)
+    examples = [(prompt + response, [0] * len(prompt) + [1] * len(response)) for prompt, response in rows]
+    return Batch(*sft_collate(examples, pad_id, device), tokens=sum(len(ids) - 1 for ids, _ in examples))
 
 
 def step_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
