@@ -124,7 +124,7 @@ def import_file(store: Store, path, options=ImportOptions(), progress: Callable[
             _import_records(store, records, options, report, stack, lambda: progress and progress(position(),
                                                                                                    total))
             report.committed = True
-        except _Abort:
+        except _Abort:  # the errors that stopped the import are already in the report; nothing was committed
             pass
         except (SeedError, OSError, EOFError, lzma.LZMAError) as e:  # a broken file: nothing can be trusted
             report.errors.append(e if isinstance(e, SeedError) else SeedError(f"cannot read: {e}", file=str(path)))

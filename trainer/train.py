@@ -93,7 +93,7 @@ class Stopped(Exception):
 
 
 class NonFiniteLoss(RuntimeError):
-    pass
+    """A NaN or infinite loss or gradient: the run fails with this message and last/ stays the last good one."""
 
 
 # ------------------------------------------------------------------------------------------------ processes
