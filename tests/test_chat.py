@@ -27,6 +27,16 @@ def test_render_all_scores_every_reply(tiny_tokenizer):
     assert scored == render_reply(tok, "hello") + render_reply(tok, "see you")
 
 
+def test_render_turns_scores_every_message_but_not_the_system_prompt_or_role_openers(tiny_tokenizer):
+    tok = tiny_tokenizer
+    ids, mask = render(tok, "Sys", ["hi", "bye"], ["hello", "see you"], scored="turns")
+    scored = [t for t, m in zip(ids, mask) if m]
+    assert scored == [*tok.encode("hi"), tok.eou, *render_reply(tok, "hello"),
+                      *tok.encode("bye"), tok.eou, *render_reply(tok, "see you")]
+    with pytest.raises(ValueError, match="scored must be one of"):
+        render(tok, "Sys", ["hi"], ["hello"], scored="everything")
+
+
 def test_inference_prompt_ends_with_start_of_assistant(tiny_tokenizer):
     tok = tiny_tokenizer
     ids, mask = render(tok, "CUSTOM", ["hi", "and you?"], ["hello"])

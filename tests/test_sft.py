@@ -53,6 +53,27 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(corpus, tmp_pat
     assert losses(tmp_path / "parts") == losses(tmp_path / "straight")
 
 
+def test_init_continues_from_a_checkpoint_with_its_tokenizer(corpus, tmp_path):
+    first = train_sft(tiny_sft(corpus, tmp_path / "first", max_steps=40, export=str(tmp_path / "stage1")))
+    second = train_sft(tiny_sft(corpus, tmp_path / "second", max_steps=20, lr=1e-3, dim=64,
+                                init=str(tmp_path / "stage1")))
+    start = metrics(tmp_path / "second")[0]["val_loss"]
+    assert start == pytest.approx(first["best_val_loss"], abs=2e-2)  # fp16 export, same validation split
+    assert second["best_val_loss"] < start and second["params"] == first["params"]  # dim comes from the checkpoint
+    text = "I like long walks and tea."
+    assert load_checkpoint(tmp_path / "second" / "best")[1].encode(text) == \
+        load_checkpoint(tmp_path / "stage1")[1].encode(text)
+
+
+def test_scoring_every_turn_scores_more_tokens_than_replies_only(corpus, tmp_path):
+    from trainer.sft import prepare
+    (tmp_path / "a").mkdir()
+    replies = prepare(tiny_sft(corpus, tmp_path / "a"), tmp_path / "a")[1]
+    turns = prepare(tiny_sft(corpus, tmp_path / "a", scored="turns"), tmp_path / "a")[1]
+    assert [ids for ids, _ in replies] == [ids for ids, _ in turns]
+    assert sum(map(sum, (m for _, m in turns))) > sum(map(sum, (m for _, m in replies)))
+
+
 def test_cli_sft_runs_as_a_module(corpus, tmp_path):
     out = subprocess.run([sys.executable, "-m", "trainer", "sft", "--data", str(corpus), "--run-dir",
                           str(tmp_path / "r"), "--vocab-size", "400", "--dim", "32", "--n-layers", "1",

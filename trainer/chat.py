@@ -24,27 +24,31 @@ def system_text(template: str) -> str:
     return default_system_prompt() if template == CUSTOM else template
 
 
+SCORED = ("last", "all", "turns")
+
+
 def render(tok: Tokenizer, template: str, users: list[str], assistants: list[str],
            scored: str = "last") -> tuple[list[int], list[int]]:
     """Token ids and a loss mask (1 = predict this token) for a conversation.
 
     With as many assistant replies as user messages, the mask covers the reply tokens and <EOA> of the scored turns
-    (scored="last": the final reply, "all": every reply). With one reply fewer, the ids are an inference prompt that
-    ends with <SOA> and the mask is all zeros.
+    (scored="last": the final reply, "all": every reply, "turns": every reply and every user message with its <EOU>,
+    base-model style). With one reply fewer, the ids are an inference prompt that ends with <SOA> and the mask is
+    all zeros.
     """
     if len(assistants) not in (len(users), len(users) - 1) or not users:
         raise ValueError(f"{len(users)} user messages need {len(users)} or {len(users) - 1} assistant replies")
-    if scored not in ("last", "all"):
-        raise ValueError(f"scored must be 'last' or 'all', not {scored!r}")
+    if scored not in SCORED:
+        raise ValueError(f"scored must be one of {', '.join(SCORED)}, not {scored!r}")
     ids = [tok.sot, *tok.encode(system_text(template)), tok.eot]
     mask = [0] * len(ids)
     for i, user in enumerate(users):
-        turn = [tok.sou, *tok.encode(user), tok.eou, tok.soa]
-        ids += turn
-        mask += [0] * len(turn)
+        text = [*tok.encode(user), tok.eou]
+        ids += [tok.sou, *text, tok.soa]
+        mask += [0, *[int(scored == "turns")] * len(text), 0]
         if i < len(assistants):
             reply = [*tok.encode(assistants[i]), tok.eoa]
-            is_scored = scored == "all" or i == len(users) - 1
+            is_scored = scored != "last" or i == len(users) - 1
             ids += reply
             mask += [int(is_scored)] * len(reply)
     return ids, mask

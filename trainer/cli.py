@@ -46,7 +46,8 @@ def add_commands(sub) -> None:
     p.add_argument("--prepare-only", action="store_true", help="with --data: prepare the run dir, do not train")
     p.set_defaults(func=run_train)
 
-    p = sub.add_parser("sft", help="train a base chat model on conversations (loss on assistant tokens)")
+    p = sub.add_parser("sft", help="train a chat model on conversations, from scratch or from --init CHECKPOINT; "
+                                   "loss on assistant replies (--scored turns: on every turn)")
     add_dataclass_args(p, SFTConfig)
     p.set_defaults(func=run_sft)
 

@@ -29,6 +29,8 @@ class SFTConfig:
     data: list[str] = field(default_factory=list)  # JSONL conversation files
     run_dir: str = "runs/sft"
     tokenizer: str = ""  # an existing tokenizer.model; empty: train one on the data
+    init: str = ""  # start from this checkpoint (weights, tokenizer and architecture); empty: from scratch
+    scored: str = "all"  # loss on: "all" assistant replies, only the "last", or every user and assistant "turns"
     vocab_size: int = 4096
     dim: int = 256
     n_layers: int = 6
@@ -73,11 +75,11 @@ def conversation_texts(convs):
         yield from assistants
 
 
-def tokenize(tok: Tokenizer, convs, max_len: int) -> list[tuple[list[int], list[int]]]:
-    """(ids, loss mask) per conversation, cut to max_len + 1 tokens; those left with no reply token are dropped."""
+def tokenize(tok: Tokenizer, convs, max_len: int, scored: str = "all") -> list[tuple[list[int], list[int]]]:
+    """(ids, loss mask) per conversation, cut to max_len + 1 tokens; those left with nothing scored are dropped."""
     out = []
     for template, users, assistants in convs:
-        ids, mask = render(tok, template, users, assistants, scored="all")
+        ids, mask = render(tok, template, users, assistants, scored=scored)
         ids, mask = ids[:max_len + 1], mask[:max_len + 1]
         if sum(mask[1:]):
             out.append((ids, mask))
@@ -134,18 +136,29 @@ def prepare(cfg: SFTConfig, run: Path):
     convs = read_conversations(cfg.data)
     rng = random.Random(cfg.seed)
     rng.shuffle(convs)
-    if cfg.tokenizer:
-        tok = Tokenizer.load(cfg.tokenizer)
+    if cfg.tokenizer or cfg.init:
+        tok = Tokenizer.load(cfg.tokenizer or Path(cfg.init) / "tokenizer.model")
     elif (run / "tokenizer.model").exists():
         tok = Tokenizer.load(run / "tokenizer.model")
     else:
         tok = train_tokenizer(conversation_texts(convs), cfg.vocab_size, run / "tokenizer.model", seed=cfg.seed)
     n_val = max(1, int(len(convs) * cfg.val_fraction))
-    train, val = tokenize(tok, convs[n_val:], cfg.max_seq_len), tokenize(tok, convs[:n_val], cfg.max_seq_len)
+    train, val = (tokenize(tok, part, cfg.max_seq_len, cfg.scored) for part in (convs[n_val:], convs[:n_val]))
     if not train or not val:
-        raise ValueError(f"no conversation has an assistant token within max_seq_len={cfg.max_seq_len} "
+        raise ValueError(f"no conversation has a scored token within max_seq_len={cfg.max_seq_len} "
                          f"({len(train)} train, {len(val)} validation left of {len(convs)})")
     return tok, train, val, len(convs) - len(train) - len(val)
+
+
+def initial_model(cfg: SFTConfig, tok: Tokenizer) -> Transformer:
+    """A fresh model of the configured shape, or the --init checkpoint in fp32 (a second stage of a build)."""
+    if cfg.init:
+        model = load_checkpoint(cfg.init)[0]
+        if model.cfg.max_seq_len < cfg.max_seq_len:
+            raise ValueError(f"--init {cfg.init} has max_seq_len {model.cfg.max_seq_len} < {cfg.max_seq_len}")
+        return model
+    return Transformer(ModelConfig(vocab_size=tok.vocab_size, dim=cfg.dim, n_layers=cfg.n_layers,
+                                   n_heads=cfg.n_heads, n_kv_heads=cfg.n_kv_heads, max_seq_len=cfg.max_seq_len))
 
 
 def train_sft(cfg: SFTConfig) -> dict:
@@ -154,9 +167,7 @@ def train_sft(cfg: SFTConfig) -> dict:
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     tok, train, val, dropped = prepare(cfg, run)
-    mcfg = ModelConfig(vocab_size=tok.vocab_size, dim=cfg.dim, n_layers=cfg.n_layers, n_heads=cfg.n_heads,
-                       n_kv_heads=cfg.n_kv_heads, max_seq_len=cfg.max_seq_len)
-    model = Transformer(mcfg).to(device)
+    model = initial_model(cfg, tok).to(device)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
     progress = {"step": 0, "epoch": 0, "batch": 0, "tokens": 0, "best_val": float("inf")}
     if cfg.resume and (run / "last").exists():
