@@ -1,6 +1,6 @@
 """Write MODEL_CARD.md for a checkpoint built by build_default_model.py, with sampled replies to everyday prompts.
 
-    .venv/bin/python scripts/model_card.py [--model assets/default-model] [--run work/default-model/run]
+    .venv/bin/python scripts/model_card.py [--model assets/default-model]
 """
 from __future__ import annotations
 
@@ -18,8 +18,15 @@ from trainer.inference import ChatModel  # noqa: E402
 PROMPTS = ["Hi, how are you?", "What do you like to do on weekends?", "Can you recommend a good book?",
            "What's your favourite food?", "I feel a bit tired today.", "Do you like music?",
            "How can I sleep better?", "My car is locked and the keys are inside. What should I do?",
-           "Who will win the next election?", "Thanks for chatting, bye!"]
+           "Who will win the next election?", "Thanks for chatting, bye!", "I just got a new job!",
+           "Any ideas for dinner tonight?"]
 SEEDS = (0, 1)
+
+
+def seen_prompts() -> set[str]:
+    """User messages of the project's assistant exchanges: a prompt among them was trained on verbatim."""
+    rows = (json.loads(line) for line in (ROOT / "assets/data/assistant_sft.jsonl").read_text().splitlines())
+    return {user for row in rows for user in row["User"]}
 
 
 def sample_rows(chat: ChatModel) -> list[tuple[str, list[str]]]:
@@ -30,9 +37,23 @@ def sample_rows(chat: ChatModel) -> list[tuple[str, list[str]]]:
     return rows
 
 
-def validation_curve(run: Path) -> list[tuple[int, float]]:
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r]
+def stage_row(name: str, stage: dict) -> str:
+    cfg, summary = stage["config"], stage["summary"]
+    scored = {"turns": "every turn", "all": "assistant replies"}[cfg["scored"]]
+    start = "from the chat stage" if cfg["init"] else "from scratch"
+    return (f"| {name} | {start}; {summary['steps']} steps of {cfg['batch_size']} conversations, AdamW lr {cfg['lr']} "
+            f"(warmup {cfg['warmup_steps']}, cosine); loss on {scored} | {summary['tokens_seen']:,} | "
+            f"{summary['best_val_loss']:.3f} |")
+
+
+def curve_table(curve: list[list]) -> list[str]:
+    return ["| step | " + " | ".join(str(s) for s, _ in curve) + " |",
+            "| --- | " + " | ".join("---" for _ in curve) + " |",
+            "| loss | " + " | ".join(f"{v:.3f}" for _, v in curve) + " |"]
+
+
+def mix_cell(mix: dict, source: str) -> str:
+    return f"{mix[source]['conversations']:,} × {mix[source]['repeat']}"
 
 
 def cell(text: str) -> str:
@@ -42,13 +63,13 @@ def cell(text: str) -> str:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(ROOT / "assets/default-model"))
-    ap.add_argument("--run", default=str(ROOT / "work/default-model/run"))
     args = ap.parse_args()
-    model_dir, run = Path(args.model), Path(args.run)
+    model_dir = Path(args.model)
     chat = ChatModel.load(model_dir, "cpu")
-    meta, cfg = chat.meta, chat.model.cfg
-    mix = json.loads((model_dir / "mix.json").read_text())
-    sft = json.loads((model_dir / "sft_config.json").read_text())
+    cfg = chat.model.cfg
+    build = json.loads((model_dir / "build.json").read_text())
+    chat_mix, assistant_mix = build["chat"]["mix"], build["assistant"]["mix"]
+    seed = build["chat"]["config"]["seed"]
     defaults = SamplingParams()
     lines = [
         "# Default model card",
@@ -64,26 +85,35 @@ def main():
         f"| parameters | {chat.model.num_params():,} |",
         f"| context | {cfg.max_seq_len} tokens |",
         f"| tokenizer | sentencepiece BPE, {cfg.vocab_size} pieces, byte fallback, role markers as control symbols |",
-        f"| training | {meta['steps']} steps of {sft['batch_size']} conversations, AdamW lr {sft['lr']} "
-        f"(warmup {sft['warmup_steps']}, cosine), weight decay {sft['weight_decay']}, seed {sft['seed']}, CPU, fp32 |",
-        f"| tokens seen | {meta['tokens_seen']:,} (non-padding input tokens) |",
-        f"| best validation loss | {meta['best_val_loss']:.3f} (per assistant token, {meta['val_conversations']} "
-        f"held-out conversations; saved at step {meta['sft_step']}) |",
+        f"| training | two stages (below), weight decay 0.1, seed {seed}, CPU, fp32; "
+        f"{sum(b['summary']['tokens_seen'] for b in build.values()):,} non-padding input tokens in all |",
         "| weights | fp16 safetensors |",
+        "",
+        "## Training",
+        "",
+        "| stage | what | tokens seen | best validation loss |",
+        "| --- | --- | --- | --- |",
+        stage_row("chat", build["chat"]),
+        stage_row("assistant", build["assistant"]),
+        "",
+        "The chat stage teaches conversational English: a fresh model and tokenizer, loss on every user and",
+        "assistant turn, so each human chat is read once and both speakers count. The assistant stage starts from",
+        "its best checkpoint and puts the loss on assistant replies only, on a mix led by the project's assistant",
+        "exchanges; it is what makes replies answer the question in the assistant's voice. Validation losses are",
+        "per scored token on each stage's own held-out conversations, so the two are not comparable.",
         "",
         "## Data",
         "",
-        "| source | licence | conversations | repeated |",
+        "| source | licence | chat stage | assistant stage |",
         "| --- | --- | --- | --- |",
-        f"| chitchat-dataset 0.9.0, both speakers in turn as the user, windows of ≤3 exchanges | MIT | "
-        f"{mix['chitchat']['conversations']:,} | ×{mix['chitchat']['repeat']} |",
-        f"| chatterbot-corpus 1.3.3 minus tech_support and coding | BSD-3-Clause | "
-        f"{mix['chatterbot']['conversations']:,} | ×{mix['chatterbot']['repeat']} |",
+        f"| chitchat-dataset 0.9.0, windows of ≤3 exchanges | MIT | {mix_cell(chat_mix, 'chitchat')} | "
+        f"{mix_cell(assistant_mix, 'chitchat')} (a sample, the second speaker as the assistant) |",
+        f"| chatterbot-corpus 1.3.3 minus tech_support and coding | BSD-3-Clause | {mix_cell(chat_mix, 'chatterbot')} "
+        f"| {mix_cell(assistant_mix, 'chatterbot')} |",
         f"| project-written assistant exchanges (assets/data/assistant_sft.jsonl) | MIT | "
-        f"{mix['assistant']['conversations']:,} | ×{mix['assistant']['repeat']} |",
+        f"{mix_cell(chat_mix, 'assistant')} | {mix_cell(assistant_mix, 'assistant')} |",
         "",
-        "Licence notices: [LICENSES.md](LICENSES.md). Loss is on assistant tokens only; the system prompt is the",
-        "default one (template \"CUSTOM\").",
+        "Licence notices: [LICENSES.md](LICENSES.md). The system prompt is the default one (template \"CUSTOM\").",
         "",
         "## Reproduce",
         "",
@@ -95,9 +125,13 @@ def main():
         "",
         "## Validation loss",
         "",
-        "| step | " + " | ".join(str(s) for s, _ in validation_curve(run)) + " |",
-        "| --- | " + " | ".join("---" for _ in validation_curve(run)) + " |",
-        "| loss | " + " | ".join(f"{v:.3f}" for _, v in validation_curve(run)) + " |",
+        "Chat stage:",
+        "",
+        *curve_table(build["chat"]["validation"]),
+        "",
+        "Assistant stage:",
+        "",
+        *curve_table(build["assistant"]["validation"]),
         "",
         "## Sample replies",
         "",
@@ -105,18 +139,25 @@ def main():
         f"{defaults.top_p}, repetition penalty {defaults.repetition_penalty}), seeds {SEEDS[0]} and {SEEDS[1]}, "
         "not cherry-picked; regenerate them with the command above.",
         "",
-        "| prompt | " + " | ".join(f"seed {s}" for s in SEEDS) + " |",
-        "| --- | " + " | ".join("---" for _ in SEEDS) + " |",
+        "\"Trained on\" says whether the prompt is, word for word, a user message in the assistant exchanges.",
+        "",
+        "| prompt | trained on | " + " | ".join(f"seed {s}" for s in SEEDS) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in SEEDS) + " |",
     ]
-    lines += [f"| {cell(p)} | " + " | ".join(cell(r) for r in replies) + " |" for p, replies in sample_rows(chat)]
+    seen = seen_prompts()
+    lines += [f"| {cell(p)} | {'yes' if p in seen else 'no'} | " + " | ".join(cell(r) for r in replies) + " |"
+              for p, replies in sample_rows(chat)]
     lines += [
         "",
         "## Limitations",
         "",
-        "Replies are short English sentences in a friendly assistant voice, and greetings and small talk are usually",
-        "answered in kind; on other prompts the model often drifts to a stock phrase from its assistant data or to an",
-        "unrelated topic, and it can produce made-up words. It was trained for about 5.6M tokens (roughly one pass)",
-        "and is under-fitted: this is the starting point that DPO runs in the studio improve on, not an assistant.",
+        "Replies are short, fluent English sentences in a friendly assistant voice. Prompts like those in the",
+        "assistant exchanges (greetings, small talk, questions about the assistant, everyday advice, things it",
+        "cannot know) get on-topic answers, often close to the exchanges' own wording, and a confident model samples",
+        "the same reply under several seeds. Prompts outside them (a new job, dinner ideas, a locked car) get a",
+        "well-formed but loosely related stock answer. It knows almost nothing and is not an assistant: it is the",
+        "reference that DPO runs in the studio start from. The build takes about 32 minutes on 2 CPU cores (chat",
+        "stage 17, assistant stage 15).",
     ]
     (model_dir / "MODEL_CARD.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print((model_dir / "MODEL_CARD.md").read_text())
