@@ -105,6 +105,17 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path, tiny_ch
     assert [rd.path.name for rd in made] == ["run-20260101-000000", "run-20260101-000000-2"]
 
 
+def test_the_train_tabs_defaults_are_the_trainers():
+    from dataclasses import asdict
+
+    from trainer.train import TrainConfig
+    trainer_defaults = asdict(TrainConfig())
+    assert {k: trainer_defaults[k] for k in runs.DEFAULTS} == runs.DEFAULTS
+    pairs_seen = {name: p["max_steps"] * p["batch_size"] for name, p in (("quick", runs.QUICK_DEMO),
+                                                                           ("default", runs.DEFAULTS))}
+    assert pairs_seen["quick"] < pairs_seen["default"] / 2
+
+
 def test_epochs_become_steps_over_the_training_split():
     assert runs.steps_for_epochs(1, 100, 0.1, 16) == 6  # 90 training pairs
     assert runs.steps_for_epochs(2.5, 100, 0.1, 16) == 15
