@@ -231,7 +231,7 @@ def build(store: Store, settings, name: gr.Textbox, loaded, tab: gr.Tab) -> None
             _data_panel(c)
             _base_and_settings(c, settings)
             with gr.Row():
-                c["quick"] = gr.Button("Quick demo preset (minutes on a CPU)", size="sm", elem_id="quick-demo")
+                c["quick"] = gr.Button("Quick demo preset (about a minute on a CPU)", size="sm", elem_id="quick-demo")
                 c["defaults"] = gr.Button("Default settings", size="sm", elem_id="default-settings")
             c["start"] = gr.Button("Start training", variant="primary", elem_id="start-run")
             c["notice"] = gr.Markdown(elem_id="train-notice")
