@@ -137,6 +137,20 @@ def test_sampling_commits_the_turn_and_fills_the_slots(store, sampling):
     assert values["user"]["interactive"] is False  # the user message is committed now
 
 
+def test_repeated_samples_become_one_candidate(store, sampling, monkeypatch):
+    class Confident:  # a model sure of its answer samples it again and again
+        def candidates(self, template, users, replies, params, n):
+            return ["Same reply.", "Same reply.", "Another one."][:n]
+
+    monkeypatch.setattr(annotate.models, "load", lambda path: Confident())
+    draft = sampled(store, sampling)
+    assert [draft[TEXTS[i]] for i in range(len(draft["candidate_ids"]))] == ["Same reply.", "Another one."]
+    with pytest.raises(Refused, match="already shown"):
+        annotate.sample(store, "ann", draft, sampling)
+    assert len(draft["candidate_ids"]) == 2
+    assert annotate.new_replies(["a", " ", "b", "a"], shown=["b"]) == ["a"]
+
+
 def test_a_ranking_with_an_edit_stores_the_ranked_pairs_and_edited_over_original(store, sampling):
     draft = sampled(store, sampling, user="Tell me about tea.")
     second, original, third = draft[TEXTS[0]], draft[TEXTS[1]], draft[TEXTS[2]]

@@ -349,6 +349,17 @@ def save_written(store: Store, annotator, draft) -> str:
 
 # ------------------------------------------------------------------------------------------- rank mode
 
+def new_replies(texts: list[str], shown: list[str]) -> list[str]:
+    """The sampled replies worth ranking: not empty, and not the same text as another one (a confident model
+    often samples one reply several times; ranking it against itself yields no pair)."""
+    seen, kept = set(shown), []
+    for text in map(as_typed, texts):
+        if text.strip() and text not in seen:
+            seen.add(text)
+            kept.append(text)
+    return kept
+
+
 def sample(store: Store, annotator, draft, sampling: dict) -> str:
     """Sample candidates for the current turn (committing its user message) into the free slots."""
     th = thread(store, signed(annotator), draft)
@@ -363,15 +374,16 @@ def sample(store: Store, annotator, draft, sampling: dict) -> str:
     model = models.load(sampling["model"])  # before anything is committed: a missing model stores nothing
     texts = model.candidates(template_of(th, draft), th.users + [user_of(th, draft)], th.replies, params,
                              min(n, free))
-    kept = [as_typed(t) for t in texts if as_typed(t).strip()]
+    kept = new_replies(texts, shown=[draft[k] for k in TEXTS[:len(draft["candidate_ids"])]])
     if not kept:
-        raise Refused("The model returned only empty replies; sample again or raise the temperature.")
+        raise Refused("The model returned only empty replies or ones already shown; sample again or raise the "
+                      "temperature.")
     conversation_id, turn = commit_turn(store, annotator, th, draft)
     ids = [store.add_candidate(conversation_id, turn, t, origin="model", checkpoint=str(sampling["model"]),
                                sampling=params.to_dict(), annotator=annotator) for t in kept]
     add_slots(draft, ids, kept)
     dropped = len(texts) - len(kept)
-    return f"Sampled {len(kept)} candidates" + (f" ({dropped} empty ones dropped)." if dropped else ".") + (
+    return f"Sampled {len(kept)} candidates" + (f" ({dropped} empty or repeated ones dropped)." if dropped else ".") + (
         " Edit any of them, then rank them best first.")
 
 
