@@ -29,7 +29,7 @@ class SFTConfig:
     data: list[str] = field(default_factory=list)  # JSONL conversation files
     run_dir: str = "runs/sft"
     tokenizer: str = ""  # an existing tokenizer.model; empty: train one on the data
-    init: str = ""  # start from this checkpoint (weights, tokenizer and architecture); empty: from scratch
+    init: str = ""  # start from this checkpoint (weights, tokenizer and architecture; overrides the two)
     scored: str = "all"  # loss on: "all" assistant replies, only the "last", or every user and assistant "turns"
     vocab_size: int = 4096
     dim: int = 256
@@ -136,8 +136,10 @@ def prepare(cfg: SFTConfig, run: Path):
     convs = read_conversations(cfg.data)
     rng = random.Random(cfg.seed)
     rng.shuffle(convs)
-    if cfg.tokenizer or cfg.init:
-        tok = Tokenizer.load(cfg.tokenizer or Path(cfg.init) / "tokenizer.model")
+    if cfg.init:  # the checkpoint's embeddings belong to its own tokenizer
+        tok = Tokenizer.load(Path(cfg.init) / "tokenizer.model")
+    elif cfg.tokenizer:
+        tok = Tokenizer.load(cfg.tokenizer)
     elif (run / "tokenizer.model").exists():
         tok = Tokenizer.load(run / "tokenizer.model")
     else:
