@@ -156,8 +156,10 @@ def main():
         "cannot know) get on-topic answers, often close to the exchanges' own wording, and a confident model samples",
         "the same reply under several seeds. Prompts outside them (a new job, dinner ideas, a locked car) get a",
         "well-formed but loosely related stock answer. It knows almost nothing and is not an assistant: it is the",
-        "reference that DPO runs in the studio start from. The build takes about 32 minutes on 2 CPU cores (chat",
-        "stage 17, assistant stage 15).",
+        "reference that DPO runs in the studio start from.",
+        "",
+        "A run of the build command from scratch took 30 minutes on 2 CPU cores (chat stage 16.5, assistant stage",
+        "13.5) and gave these weights again, bit for bit.",
     ]
     (model_dir / "MODEL_CARD.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print((model_dir / "MODEL_CARD.md").read_text())
