@@ -28,6 +28,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from trainer.rundir import read_jsonl  # noqa: E402
 from trainer.sft import SFTConfig, train_sft  # noqa: E402
 
 ASSISTANT_DATA = ROOT / "assets/data/assistant_sft.jsonl"
@@ -82,7 +83,7 @@ def chatterbot() -> list[dict]:
 
 
 def own_exchanges() -> list[dict]:
-    return [json.loads(line) for line in ASSISTANT_DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(ASSISTANT_DATA)
 
 
 def stage_corpora(chats: list[list[str]]) -> dict[str, dict[str, tuple[list[dict], int]]]:
@@ -120,8 +121,7 @@ def stage_configs(work: Path, out: str, chat_steps: int, assistant_steps: int, r
 
 
 def validation_curve(run: Path) -> list[list]:
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [[r["step"], r["val_loss"]] for r in rows if "val_loss" in r]
+    return [[r["step"], r["val_loss"]] for r in read_jsonl(run / "metrics.jsonl") if "val_loss" in r]
 
 
 def main() -> None:

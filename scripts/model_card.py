@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT))
 
 from trainer.generate import SamplingParams  # noqa: E402
 from trainer.inference import ChatModel  # noqa: E402
+from trainer.sft import read_conversations  # noqa: E402
 
 PROMPTS = ["Hi, how are you?", "What do you like to do on weekends?", "Can you recommend a good book?",
            "What's your favourite food?", "I feel a bit tired today.", "Do you like music?",
@@ -25,8 +26,8 @@ SEEDS = (0, 1)
 
 def seen_prompts() -> set[str]:
     """User messages of the project's assistant exchanges: a prompt among them was trained on verbatim."""
-    rows = (json.loads(line) for line in (ROOT / "assets/data/assistant_sft.jsonl").read_text().splitlines())
-    return {user for row in rows for user in row["User"]}
+    conversations = read_conversations([str(ROOT / "assets/data/assistant_sft.jsonl")])
+    return {user for _, users, _ in conversations for user in users}
 
 
 def sample_rows(chat: ChatModel) -> list[tuple[str, list[str]]]:

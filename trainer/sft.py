@@ -75,7 +75,7 @@ def conversation_texts(convs):
         yield from assistants
 
 
-def tokenize(tok: Tokenizer, convs, max_len: int, scored: str = "all") -> list[tuple[list[int], list[int]]]:
+def tokenize(tok: Tokenizer, convs, max_len: int, scored: str) -> list[tuple[list[int], list[int]]]:
     """(ids, loss mask) per conversation, cut to max_len + 1 tokens; those left with nothing scored are dropped."""
     out = []
     for template, users, assistants in convs:
