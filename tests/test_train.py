@@ -182,12 +182,16 @@ def test_a_run_dir_without_config_needs_data(tmp_path):
         cli_main(["train", "--run-dir", str(tmp_path / "empty")])
 
 
+def torchrun_cmd(*args) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "trainer",
+            "train", *map(str, args)]
+
+
 @pytest.mark.slow
 def test_torchrun_on_two_cpu_processes_gives_the_single_process_curve(baseline, data_file, tiny_checkpoint, tmp_path):
     run_dir = prepared(tmp_path / "run", data_file, tiny_checkpoint)
-    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                          "-m", "trainer", "train", "--run-dir", str(run_dir)], cwd=REPO, env=ENV, capture_output=True,
-                         text=True, timeout=600)
+    out = subprocess.run(torchrun_cmd("--run-dir", run_dir), cwd=REPO, env=ENV, capture_output=True, text=True,
+                         timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     status = RunDir(run_dir).read_status()
     assert status["state"] == "completed" and status["world_size"] == 2
@@ -207,6 +211,24 @@ def in_process(tmp_path, data_file, tiny_checkpoint, name, **overrides) -> Path:
                          "eval_interval": 3, "lr": 1e-2, "warmup_steps": 1, "device": "cpu", **overrides})
     assert train(cfg) == "completed", RunDir(cfg.run_dir).read_status()
     return Path(cfg.run_dir)
+
+
+@pytest.mark.slow
+def test_sigterm_to_torchrun_stops_both_processes_at_one_step_with_a_checkpoint(data_file, tiny_checkpoint, tmp_path):
+    run_dir = prepared(tmp_path / "run", data_file, tiny_checkpoint, "--max-steps", "400")
+    rd = RunDir(run_dir)
+    proc = subprocess.Popen(torchrun_cmd("--run-dir", run_dir), cwd=REPO, env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 600
+    while rd.read_status().get("step", 0) < 2 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)  # torchrun passes it on to both workers
+    out = proc.communicate(timeout=600)[0]
+    status = rd.read_status()
+    assert status["state"] == "stopped" and 2 <= status["step"] < 400, out[-3000:]
+    assert out.count(f"{run_dir}: stopped") == 2, out[-3000:]  # each rank left through the stop path, none aborted
+    assert "SIGABRT" not in out and "terminate called" not in out, out[-3000:]
+    assert read_meta(run_dir / LAST)["dpo_step"] == status["step"]
 
 
 def test_cached_and_live_reference_give_the_same_losses(tmp_path, data_file, tiny_checkpoint):

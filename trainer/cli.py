@@ -80,7 +80,14 @@ def run_train(args) -> int:
         raise SystemExit(f"error: {args.run_dir} holds no config.json; give --data FILE to prepare it")
     state = train_run_dir(args.run_dir, resume=args.resume)
     print(f"{args.run_dir}: {state}")
-    return 0 if state in ("completed", "stopped") else 1
+    code = 0 if state in ("completed", "stopped") else 1
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # The group is gone and every file is written; skip interpreter teardown, where gloo's leftover
+        # threads can still abort a process whose run has finished.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def run_sft(args) -> int:

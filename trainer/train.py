@@ -107,6 +107,12 @@ class World:
     def main(self) -> bool:
         return self.rank == 0
 
+    def leave_together(self) -> None:
+        """Wait for every process before the group is torn down. Without it rank 1 leaves while rank 0 still
+        samples and saves, and was once aborted by gloo (SIGABRT) on its way out of a completed run."""
+        if self.size > 1:
+            dist.barrier()
+
     def sum(self, t: torch.Tensor) -> torch.Tensor:
         if self.size > 1:
             dist.all_reduce(t)
@@ -500,10 +506,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> str:
             summary = run.fit(resume)
         run.status(state="completed", **summary)
         run.log(f"completed: {summary}")
+        world.leave_together()
         return "completed"
     except Stopped:
         run.status(state="stopped", step=run.progress["step"])
         run.log(f"stopped at step {run.progress['step']}")
+        world.leave_together()
         return "stopped"
     except NonFiniteLoss as e:
         run.status(state="failed", error=str(e))
