@@ -14,11 +14,11 @@ import torch
 
 from trainer.checkpoint import load_checkpoint, read_meta
 from trainer.cli import main as cli_main
-from trainer.data import encode_examples
+from trainer.data import collate, encode_examples
 from trainer.paths import ASSETS_DIR
 from trainer.rundir import BEST, LAST, REF_CACHE, RunDir, sha256_file
-from trainer.train import (PAIR_METRICS, TrainConfig, cached_reference_logps, chosen_logps_falling,
-                           compute_reference_logps, load_eval_prompts, train)
+from trainer.train import (PAIR_METRICS, Stopped, TrainConfig, cached_reference_logps, chosen_logps_falling,
+                           load_eval_prompts, pair_logps, train)
 
 REPO = Path(__file__).resolve().parent.parent
 CPU = torch.device("cpu")
@@ -261,9 +261,24 @@ def test_reference_cache_is_keyed_by_example_and_reference(tmp_path, tiny_checkp
     other, n3 = cached_reference_logps(model, pairs[:5], cache, "ref-b", tok.pad, 2, CPU)
     assert (n1, n2, n3) == (5, 1, 5)  # a new example costs one forward; a new reference recomputes
     assert torch.equal(again[:5], first) and torch.equal(other, first)
-    live = torch.tensor(compute_reference_logps(model, pairs, tok.pad, 4, CPU))
+    with torch.no_grad():
+        live = pair_logps(model, collate(pairs, tok.pad, CPU), CPU).view(2, -1).T  # one padded batch, no cache
     assert torch.allclose(again, live, atol=1e-5)
     assert set(json.loads(cache.read_text())) == {"ref-a", "ref-b"}
+
+
+def test_a_stop_during_the_reference_pass_keeps_the_pairs_done_in_the_cache(tmp_path, tiny_checkpoint):
+    model, tok, _ = load_checkpoint(tiny_checkpoint)
+    pairs, _, _ = encode_examples(tok, preference_examples(7), 128, 64)
+    cache = tmp_path / REF_CACHE
+    asked = iter([False, False, True])  # two batches of 2, then a stop
+    with pytest.raises(Stopped):
+        cached_reference_logps(model, pairs, cache, "ref", tok.pad, 2, CPU, should_stop=lambda: next(asked))
+    assert len(json.loads(cache.read_text())["ref"]) == 4
+    resumed, n = cached_reference_logps(model, pairs, cache, "ref", tok.pad, 2, CPU)
+    assert n == len(pairs) - 4
+    fresh, _ = cached_reference_logps(model, pairs, tmp_path / "other.json", "ref", tok.pad, 2, CPU)
+    assert torch.allclose(resumed, fresh, atol=1e-6)
 
 
 def test_falling_chosen_logps_are_flagged_only_when_they_fall_steadily():

@@ -179,18 +179,15 @@ def pair_logps(model, batch, device) -> torch.Tensor:
 
 
 @torch.no_grad()
-def compute_reference_logps(model, pairs: list[Pair], pad_id: int, batch_size: int, device,
-                            should_stop=lambda: False) -> list[list[float]]:
-    """[chosen sum, rejected sum] per pair, in the order given."""
-    out: list[list[float]] = [[]] * len(pairs)
-    lengths = [p.length for p in pairs]
-    for idx in eval_batches(lengths, batch_size):
+def reference_logps_in_batches(model, pairs: list[Pair], pad_id: int, batch_size: int, device,
+                               should_stop=lambda: False):
+    """Yields (indices into pairs, [[chosen sum, rejected sum], ...]) one length-sorted batch at a time; raises
+    Stopped between batches once should_stop() says so."""
+    for idx in eval_batches([p.length for p in pairs], batch_size):
         if should_stop():
             raise Stopped
         chosen, rejected = pair_logps(model, collate([pairs[i] for i in idx], pad_id, device), device).chunk(2)
-        for i, c, r in zip(idx, chosen.tolist(), rejected.tolist()):
-            out[i] = [c, r]
-    return out
+        yield idx, [list(cr) for cr in zip(chosen.tolist(), rejected.tolist())]
 
 
 def cached_reference_logps(model, pairs: list[Pair], cache_file: Path, ref_key: str, pad_id: int, batch_size: int,
@@ -198,13 +195,18 @@ def cached_reference_logps(model, pairs: list[Pair], cache_file: Path, ref_key: 
     """(N, 2) summed reference log-probs, computing only pairs missing from the cache (shared among processes).
 
     The cache file maps reference key -> example hash -> [chosen, rejected]. Returns the tensor and how many pairs
-    this call computed."""
+    this call computed. A stop keeps the pairs done so far in the cache, so a resume computes only the rest."""
     cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
     known = cache.get(ref_key, {})
     missing = sorted({p.key: p for p in pairs if p.key not in known}.values(), key=lambda p: p.key)
     mine = missing[world.rank::world.size]
-    computed = dict(zip((p.key for p in mine),
-                        compute_reference_logps(model, mine, pad_id, batch_size, device, should_stop)))
+    computed = {}
+    try:
+        for idx, logps in reference_logps_in_batches(model, mine, pad_id, batch_size, device, should_stop):
+            computed.update((mine[i].key, cr) for i, cr in zip(idx, logps))
+    except Stopped:  # only a lone process stops mid-pass (see stop_seen_alone): keep what it has
+        write_json_atomic(cache_file, cache | {ref_key: known | computed})
+        raise
     for part in world.gather(computed):
         known.update(part)
     if missing and world.main:
