@@ -122,7 +122,7 @@ def import_file(store: Store, path, options=ImportOptions(), progress: Callable[
         records, position, total = _open_records(path, options.skip_invalid, stack)
         try:
             _import_records(store, records, options, report, stack, lambda: progress and progress(position(),
-                                                                                                   total))
+                                                                                                   total()))
             report.committed = True
         except _Abort:  # the errors that stopped the import are already in the report; nothing was committed
             pass
@@ -215,31 +215,37 @@ def detect_format(where: Location, record) -> str:
 
 
 def _open_records(path, recover, stack):
-    """(records, position(), total) for a file: records are (Location, value) pairs."""
+    """(records, position(), total()) for a file: records are (Location, value) pairs."""
     if path.suffix == ".parquet":
         return _parquet_records(path)
     raw = stack.enter_context(open(path, "rb"))
     opener = {".xz": lzma.open, ".gz": gzip.open}.get(path.suffix)
     fh = stack.enter_context(opener(raw)) if opener else raw
-    return iter_json_records(fh, name=str(path), recover=recover), raw.tell, os.fstat(raw.fileno()).st_size
+    size = os.fstat(raw.fileno()).st_size
+    return iter_json_records(fh, name=str(path), recover=recover), raw.tell, lambda: size
 
 
 def _parquet_records(path):
     try:
+        import pyarrow
         import pyarrow.parquet as pq
     except ImportError:
-        raise ValueError(f"{path}: reading parquet needs pyarrow (pip install pyarrow), or convert the file "
-                         "to JSONL") from None
-    parquet = pq.ParquetFile(path)
-    done = [0]
+        raise ValueError(f"{path}: reading parquet needs pyarrow (pip install 'dpo-studio[parquet]'), or convert "
+                         "the file to JSONL") from None
+    read = {"rows": 0, "total": 0}
 
     def rows():
-        for batch in parquet.iter_batches(batch_size=1024):
-            for row in batch.to_pylist():
-                yield Location(str(path), record=done[0]), row
-                done[0] += 1
+        try:  # opened here, not before, so a broken file is reported like any unreadable one
+            parquet = pq.ParquetFile(path)
+            read["total"] = parquet.metadata.num_rows
+            for batch in parquet.iter_batches(batch_size=1024):
+                for row in batch.to_pylist():
+                    yield Location(str(path), record=read["rows"]), row
+                    read["rows"] += 1
+        except pyarrow.ArrowException as e:
+            raise OSError(f"not a readable parquet file: {e}") from None
 
-    return rows(), lambda: done[0], parquet.metadata.num_rows
+    return rows(), lambda: read["rows"], lambda: read["total"]
 
 
 class _RejectedFile:
@@ -334,7 +340,8 @@ def from_trl(row, options):
         prompt, chosen, rejected = (_text(row, key, allow_blank=True) for key in ("prompt", "chosen", "rejected"))
         seed = {"Template": ["CUSTOM"], "User": [prompt], "Accepted": [chosen], "Rejected": [rejected]}
     else:
-        prompt = _messages(row, "prompt") if "prompt" in row else []
+        # no prompt: left out, or null (how a parquet column holds a value a row lacks)
+        prompt = _messages(row, "prompt") if row.get("prompt") is not None else []
         template, users, accepted = _dialogue(prompt + _messages(row, "chosen"), "chosen")
         rejected_template, rejected_users, rejected = _dialogue(prompt + _messages(row, "rejected"), "rejected")
         if (rejected_template, rejected_users) != (template, users):

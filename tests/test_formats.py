@@ -6,6 +6,8 @@ import tempfile
 import tracemalloc
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -277,6 +279,55 @@ def test_parquet_without_pyarrow_says_what_to_do(store, tmp_path, monkeypatch):
     (tmp_path / "x.parquet").write_bytes(b"PAR1")
     with pytest.raises(ValueError, match="pyarrow"):
         import_file(store, tmp_path / "x.parquet")
+
+
+def fixture_records(name) -> list[dict]:
+    text = (FIXTURES / name).read_text(encoding="utf-8")
+    return json.loads(text) if name.endswith(".json") else [json.loads(line) for line in text.splitlines() if line]
+
+
+def write_parquet(path, records):
+    pq.write_table(pa.Table.from_pylist(records), path, row_group_size=2)  # several row groups, as real files have
+    return path
+
+
+@pytest.mark.parametrize("name", ["guide_examples.jsonl", "hh_rlhf.jsonl", "pku_newer.jsonl", "pku_older.json",
+                                  "trl_preference.jsonl"])
+def test_parquet_imports_like_the_same_rows_as_json(tmp_path, name):
+    records = fixture_records(name)
+    # A parquet column has one type: TRL's string rows and conversation rows go to separate files.
+    groups = {}
+    for r in records:
+        groups.setdefault(isinstance(r.get("chosen"), str), []).append(r)
+    from_json, from_parquet = Store(tmp_path / "json.db"), Store(tmp_path / "parquet.db")
+    assert import_file(from_json, FIXTURES / name).committed
+    for i, group in enumerate(groups.values()):
+        report = import_file(from_parquet, write_parquet(tmp_path / f"{i}.parquet", group))
+        assert report.committed and not report.errors, report.summary()
+    assert from_parquet.count_examples() == from_json.count_examples() > 0
+    assert exported(from_parquet) == exported(from_json)
+
+
+def test_parquet_errors_name_the_file_record_and_field(store, tmp_path):
+    path = write_parquet(tmp_path / "bad.parquet", [ex(), ex(user="Hello"), {**ex(user="x"), "Accepted": None}])
+    report = import_file(store, path)
+    assert not report.committed and report.invalid == 1 and store.count_examples() == 0
+    error = str(report.errors[0])
+    assert error.startswith(str(path)) and "record 2" in error and "Accepted" in error, error
+    progress = []
+    report = import_file(store, path, ImportOptions(skip_invalid=True), progress=lambda *a: progress.append(a))
+    assert report.imported == 2 and progress[-1] == (3, 3)
+
+
+def test_a_corrupt_parquet_file_is_reported_not_raised(store, tmp_path):
+    path = write_parquet(tmp_path / "rows.parquet", [ex(user=f"u{i}") for i in range(50)])
+    data = path.read_bytes()
+    (tmp_path / "cut.parquet").write_bytes(data[:len(data) // 2])
+    for broken in (tmp_path / "cut.parquet", tmp_path / "notes.parquet"):
+        broken.write_bytes(broken.read_bytes() if broken.exists() else b"not parquet at all")
+        report = import_file(store, broken)
+        assert report.unreadable and not report.committed and store.count_examples() == 0
+        assert str(report.errors[0]).startswith(str(broken)) and "not a readable parquet file" in str(report.errors[0])
 
 
 def test_bom_crlf_and_duplicates(store, tmp_path):
