@@ -126,16 +126,21 @@ def test_samples_put_policy_beside_reference_at_step_0_and_every_eval(baseline):
     assert any(s["policy"] != s["reference"] for s in samples[2:])
 
 
-def test_sigterm_stops_with_a_checkpoint_and_resume_reaches_the_same_metrics(baseline, data_file, tiny_checkpoint,
-                                                                            tmp_path):
-    run_dir = prepared(tmp_path / "run", data_file, tiny_checkpoint)
-    rd = RunDir(run_dir)
-    proc = subprocess.Popen(trainer_cmd("--run-dir", run_dir), cwd=REPO, env=ENV, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+def sigterm_at_step_2(cmd: list[str], rd: RunDir, **popen) -> subprocess.Popen:
+    """Start a training process and send it SIGTERM once status.json reaches step 2."""
+    proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, text=True, **popen)
     deadline = time.time() + 600
     while rd.read_status().get("step", 0) < 2 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.005)
     proc.send_signal(signal.SIGTERM)
+    return proc
+
+
+def test_sigterm_stops_with_a_checkpoint_and_resume_reaches_the_same_metrics(baseline, data_file, tiny_checkpoint,
+                                                                            tmp_path):
+    run_dir = prepared(tmp_path / "run", data_file, tiny_checkpoint)
+    rd = RunDir(run_dir)
+    proc = sigterm_at_step_2(trainer_cmd("--run-dir", run_dir), rd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert proc.wait(timeout=600) == 0, proc.stderr.read()
     status = rd.read_status()
     stopped_at = status["step"]
@@ -217,12 +222,8 @@ def in_process(tmp_path, data_file, tiny_checkpoint, name, **overrides) -> Path:
 def test_sigterm_to_torchrun_stops_both_processes_at_one_step_with_a_checkpoint(data_file, tiny_checkpoint, tmp_path):
     run_dir = prepared(tmp_path / "run", data_file, tiny_checkpoint, "--max-steps", "400")
     rd = RunDir(run_dir)
-    proc = subprocess.Popen(torchrun_cmd("--run-dir", run_dir), cwd=REPO, env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 600
-    while rd.read_status().get("step", 0) < 2 and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGTERM)  # torchrun passes it on to both workers
+    # torchrun passes the signal on to both workers
+    proc = sigterm_at_step_2(torchrun_cmd("--run-dir", run_dir), rd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out = proc.communicate(timeout=600)[0]
     status = rd.read_status()
     assert status["state"] == "stopped" and 2 <= status["step"] < 400, out[-3000:]
