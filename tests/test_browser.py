@@ -2,9 +2,12 @@
 
 These tests fail, never skip, without chromium: `make test` installs it (`make browser`).
 """
+import json
 import re
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -18,6 +21,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
 XSS_IMG = '<img src=x onerror="window.__xss = 1">'
 XSS_SCRIPT = "<script>window.__xss = 2</script>"
 TIMEOUT_MS = 20_000
+FIXTURES = Path(__file__).parent / "fixtures"
 
 expect.set_options(timeout=TIMEOUT_MS)  # generous: the CI machine is shared and slow
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")]
@@ -210,6 +214,30 @@ def test_work_in_progress_survives_a_reload(page, studio):
     expect(box(page, "user-msg")).to_have_value("A question I am still writing")
     expect(box(page, "accepted")).to_have_value("half an answer")
     notice(page).to_contain_text("Welcome back")
+
+
+def test_a_parquet_file_is_checked_then_imported_from_the_data_tab(page, studio, tmp_path):
+    rows = [json.loads(line) for line in (FIXTURES / "hh_rlhf.jsonl").read_text(encoding="utf-8").splitlines()]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "hh-train.parquet")
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 but nothing else")
+    page.get_by_role("tab", name="Data").click()
+    page.locator("#import").get_by_text("Import", exact=True).first.click()  # the accordion opens
+
+    page.locator("#import-file input[type=file]").set_input_files(str(tmp_path / "broken.parquet"))
+    page.locator("#check-import").click()
+    expect(box(page, "import-report")).to_have_value(re.compile(r"broken\.parquet.*not a readable parquet file",
+                                                                re.S))
+    expect(page.locator("#commit-import")).to_be_disabled()
+
+    page.locator("#import-file button[aria-label='Clear']").click()
+    page.locator("#import-file input[type=file]").set_input_files(str(tmp_path / "hh-train.parquet"))
+    page.locator("#check-import").click()
+    expect(box(page, "import-report")).to_have_value(re.compile(r"^hh-train\.parquet: 2 records read as hh; "
+                                                                r"2 would be imported"))
+    page.locator("#commit-import").click()
+    expect(box(page, "import-report")).to_have_value(re.compile(r"^hh-train\.parquet: .* 2 imported"))
+    search(page, "ZZ plant")
+    expect(page.locator("#where")).to_contain_text("1 example · page 1 of 1")
 
 
 def test_the_work_queue_with_alt_n_and_ctrl_enter(page, studio, tmp_path):
