@@ -25,6 +25,7 @@ from studio import models
 from studio.formats import export_file
 from studio.store import ExampleFilter, Store
 from trainer.checkpoint import read_meta
+from trainer.dpo import LOSS_TYPES
 from trainer.rundir import BEST, CONFIG, FINAL_STATES, LAST, LOG, RunDir, process_alive, write_json_atomic
 from trainer.seed import load_seed_file
 
@@ -44,7 +45,6 @@ DEFAULTS = {"loss_type": "sigmoid", "beta": 0.5, "length_norm": True, "label_smo
 # that the policy visibly moves within 30 steps; its samples stay clean that briefly.
 QUICK_DEMO = {**DEFAULTS, "lr": 1e-4, "warmup_steps": 3, "max_steps": 30, "batch_size": 8, "eval_interval": 10,
               "sample_max_new_tokens": 24, "n_sample_prompts": 2}
-LOSS_TYPES = ("sigmoid", "ipo", "hinge", "robust")  # trainer.dpo.LOSS_TYPES; the trainer rejects any other
 
 
 class RunError(ValueError):
