@@ -67,9 +67,9 @@ def add_commands(sub) -> None:
 
 def run_train(args) -> int:
     """Exit 0 when the run completed or was stopped (SIGTERM), 1 when it failed (status.json says why)."""
-    from .train import TrainConfig, prepare_run, train_run_dir
+    from .train import TrainConfig, prepare_run, train_run_dir, under_torchrun
     if args.data:
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        if under_torchrun():
             raise SystemExit("error: under torchrun give --run-dir only; prepare it first with "
                              "`python -m trainer train --data FILE ... --run-dir D --prepare-only`")
         prepare_run(dataclass_from_args(TrainConfig, args))
@@ -81,7 +81,7 @@ def run_train(args) -> int:
     state = train_run_dir(args.run_dir, resume=args.resume)
     print(f"{args.run_dir}: {state}")
     code = 0 if state in ("completed", "stopped") else 1
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if under_torchrun():
         # The group is gone and every file is written; skip interpreter teardown, where gloo's leftover
         # threads can still abort a process whose run has finished.
         sys.stdout.flush()

@@ -126,11 +126,15 @@ class World:
         return out
 
 
+def under_torchrun() -> bool:
+    """Whether this process is one of a torchrun group of several."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def init_world(device_name: str) -> tuple[World, torch.device]:
     """Single process, or the torchrun group: nccl with a GPU per process, gloo on CPU."""
     device = pick_device(device_name)
-    size = int(os.environ.get("WORLD_SIZE", "1"))
-    if size == 1:
+    if not under_torchrun():
         return World(), device
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
