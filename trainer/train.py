@@ -338,9 +338,10 @@ class DPORun:
             return []
         key = hashlib.sha256(json.dumps([self.ref_key, self.prompts, self.sampling.to_dict()]).encode()).hexdigest()
         path = self.rd / REF_SAMPLES
-        if path.exists() and json.loads(path.read_text())["key"] == key:
+        saved = json.loads(path.read_text()) if path.exists() else {}
+        if saved.get("key") == key:
             self.log(f"reference samples: {len(self.prompts)} prompts, reused from {REF_SAMPLES}")
-            return json.loads(path.read_text())["replies"]
+            return saved["replies"]
         replies = reply_all(reference, self.tok, self.prompts, self.sampling)
         write_json_atomic(path, {"key": key, "replies": replies})
         self.log(f"reference samples: {len(self.prompts)} prompts, computed")
