@@ -82,16 +82,12 @@ def chatterbot() -> list[dict]:
     return out
 
 
-def own_exchanges() -> list[dict]:
-    return read_jsonl(ASSISTANT_DATA)
-
-
 def stage_corpora(chats: list[list[str]]) -> dict[str, dict[str, tuple[list[dict], int]]]:
     """Per stage, per source: (conversations, times repeated)."""
     rng = random.Random(SEED)
     # The assistant stage keeps a sample of chit-chat, read with the second speaker as the assistant.
     answered = [w for chat in rng.sample(chats, CHITCHAT_KEPT) for w in windows(chat[1:])]
-    bot, own = chatterbot(), own_exchanges()
+    bot, own = chatterbot(), read_jsonl(ASSISTANT_DATA)
     return {"chat": {"chitchat": ([w for chat in chats for w in windows(chat)], 1), "chatterbot": (bot, 1),
                      "assistant": (own, 1)},
             "assistant": {"chitchat": (answered, 1), "chatterbot": (bot, 1), "assistant": (own, 3)}}
