@@ -8,6 +8,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from trainer.chat import MarkerChat  # noqa: E402
 from trainer.checkpoint import save_checkpoint  # noqa: E402
 from trainer.model import ModelConfig, Transformer  # noqa: E402
 from trainer.tokenizer import train_tokenizer  # noqa: E402
@@ -38,4 +39,4 @@ def tiny_checkpoint(tiny_tokenizer, tmp_path_factory):
     """A 2-layer, 32-dim model with random weights, saved as a real checkpoint directory."""
     torch.manual_seed(0)
     model = Transformer(tiny_config(tiny_tokenizer.vocab_size))
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", model, tiny_tokenizer, {"note": "test"})
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", model, MarkerChat(tiny_tokenizer), {"note": "test"})

@@ -1,6 +1,10 @@
 import pytest
 
-from trainer.chat import default_system_prompt, render, render_prompt, render_reply, system_text
+from trainer.chat import default_system_prompt, render, render_prompt, system_text
+
+
+def reply_ids(tok, text):
+    return [*tok.encode(text), tok.eoa]
 
 
 def test_custom_template_means_the_shipped_system_prompt():
@@ -17,22 +21,22 @@ def test_render_layout_and_mask_cover_only_the_last_reply(tiny_tokenizer):
                 tok.sou, *tok.encode("bye"), tok.eou, tok.soa, *tok.encode("see you"), tok.eoa]
     assert ids == expected
     scored = [t for t, m in zip(ids, mask) if m]
-    assert scored == render_reply(tok, "see you")
+    assert scored == reply_ids(tok, "see you")
 
 
 def test_render_all_scores_every_reply(tiny_tokenizer):
     tok = tiny_tokenizer
     ids, mask = render(tok, "Sys", ["hi", "bye"], ["hello", "see you"], scored="all")
     scored = [t for t, m in zip(ids, mask) if m]
-    assert scored == render_reply(tok, "hello") + render_reply(tok, "see you")
+    assert scored == reply_ids(tok, "hello") + reply_ids(tok, "see you")
 
 
 def test_render_turns_scores_every_message_but_not_the_system_prompt_or_role_openers(tiny_tokenizer):
     tok = tiny_tokenizer
     ids, mask = render(tok, "Sys", ["hi", "bye"], ["hello", "see you"], scored="turns")
     scored = [t for t, m in zip(ids, mask) if m]
-    assert scored == [*tok.encode("hi"), tok.eou, *render_reply(tok, "hello"),
-                      *tok.encode("bye"), tok.eou, *render_reply(tok, "see you")]
+    assert scored == [*tok.encode("hi"), tok.eou, *reply_ids(tok, "hello"),
+                      *tok.encode("bye"), tok.eou, *reply_ids(tok, "see you")]
     with pytest.raises(ValueError, match="scored must be one of"):
         render(tok, "Sys", ["hi"], ["hello"], scored="everything")
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from trainer.chat import render
+from trainer.chat import MarkerChat, render
 from trainer.checkpoint import load_checkpoint
 from trainer.data import (Pair, collate, encode_example, encode_examples, eval_batches, micro_batches, split_examples,
                           step_batches)
@@ -19,7 +19,7 @@ def example(i: int, reply_words: int = 3) -> dict:
 
 def test_each_side_keeps_its_own_history_and_scores_only_the_final_reply(tiny_tokenizer):
     tok = tiny_tokenizer
-    pair, prompt_cut, response_cut = encode_example(tok, MULTI_TURN, 128, 64)
+    pair, prompt_cut, response_cut = encode_example(MarkerChat(tok), MULTI_TURN, 128, 64)
     for prompt, response, replies in ((pair.chosen_prompt, pair.chosen, MULTI_TURN["Accepted"]),
                                       (pair.rejected_prompt, pair.rejected, MULTI_TURN["Rejected"])):
         ids, mask = render(tok, "Be kind.", MULTI_TURN["User"], replies)
@@ -34,8 +34,8 @@ def test_truncation_keeps_the_end_of_the_prompt_and_caps_the_response(tiny_token
     tok = tiny_tokenizer
     long = {"Template": ["Be kind. " * 20], "User": ["Do you like soup? " * 10],
             "Accepted": ["Yes, I like soup and bread. " * 5], "Rejected": ["No."]}
-    full, _, _ = encode_example(tok, long, 1000, 1000)
-    pair, prompt_cut, response_cut = encode_example(tok, long, 40, 12)
+    full, _, _ = encode_example(MarkerChat(tok), long, 1000, 1000)
+    pair, prompt_cut, response_cut = encode_example(MarkerChat(tok), long, 40, 12)
     assert prompt_cut and response_cut
     assert pair.chosen == full.chosen[:12]
     assert pair.chosen_prompt == full.chosen_prompt[-(40 - 12):]  # the end: the user's question and <SOA>
@@ -47,26 +47,26 @@ def test_counts_report_truncations_and_pairs_dropped_as_identical(tiny_tokenizer
     same_start = {"Template": ["Be kind."], "User": ["Hi?"], "Accepted": ["Hello there, I like green tea."],
                   "Rejected": ["Hello there, I like soup."]}
     examples = [example(0), example(1, reply_words=40), same_start]
-    pairs, kept, counts = encode_examples(tiny_tokenizer, examples, 64, 5)
+    pairs, kept, counts = encode_examples(MarkerChat(tiny_tokenizer), examples, 64, 5)
     assert counts == {"examples": 3, "used": 2, "prompt_truncated": 0, "response_truncated": 3,
                       "dropped_identical": 1}  # capped at 5 tokens ("Hello there, I like") the last prefers nothing
     assert kept == examples[:2] and len(pairs) == 2
     with pytest.raises(ValueError, match="max_response_len"):
-        encode_examples(tiny_tokenizer, examples, 64, 64)
+        encode_examples(MarkerChat(tiny_tokenizer), examples, 64, 64)
 
 
 def test_pair_key_is_a_hash_of_the_scored_ids(tiny_tokenizer):
-    a, _, _ = encode_example(tiny_tokenizer, example(0), 128, 64)
-    again, _, _ = encode_example(tiny_tokenizer, example(0), 128, 64)
-    other, _, _ = encode_example(tiny_tokenizer, example(1), 128, 64)
-    capped, _, _ = encode_example(tiny_tokenizer, example(0), 128, 2)
+    a, _, _ = encode_example(MarkerChat(tiny_tokenizer), example(0), 128, 64)
+    again, _, _ = encode_example(MarkerChat(tiny_tokenizer), example(0), 128, 64)
+    other, _, _ = encode_example(MarkerChat(tiny_tokenizer), example(1), 128, 64)
+    capped, _, _ = encode_example(MarkerChat(tiny_tokenizer), example(0), 128, 2)
     assert a.key == again.key and len(a.key) == 64
     assert len({a.key, other.key, capped.key}) == 3
 
 
 def test_collate_stacks_chosen_rows_then_rejected_rows(tiny_tokenizer):
     tok = tiny_tokenizer
-    pairs = [encode_example(tok, ex, 128, 64)[0] for ex in (example(0), MULTI_TURN, example(3))]
+    pairs = [encode_example(MarkerChat(tok), ex, 128, 64)[0] for ex in (example(0), MULTI_TURN, example(3))]
     batch = collate(pairs, tok.pad, "cpu")
     longest = max(p.length for p in pairs)
     assert batch.inputs.shape == batch.targets.shape == batch.mask.shape == (6, longest - 1)
@@ -83,7 +83,7 @@ def test_collate_stacks_chosen_rows_then_rejected_rows(tiny_tokenizer):
 def test_concatenated_forward_equals_separate_forwards(tiny_tokenizer, tiny_checkpoint):
     """Right padding to the longest row of the concatenated batch changes no response log-prob."""
     model = load_checkpoint(tiny_checkpoint)[0]
-    pairs = [encode_example(tiny_tokenizer, ex, 128, 64)[0] for ex in (example(0), MULTI_TURN, example(4))]
+    pairs = [encode_example(MarkerChat(tiny_tokenizer), ex, 128, 64)[0] for ex in (example(0), MULTI_TURN, example(4))]
     batch = collate(pairs, tiny_tokenizer.pad, "cpu")
     with torch.no_grad():
         together = sequence_logps(model(batch.inputs), batch.targets, batch.mask)

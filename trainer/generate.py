@@ -1,4 +1,4 @@
-"""Batched, KV-cached sampling that stops at <EOA>."""
+"""Batched, KV-cached sampling that stops at the chat format's end-of-turn tokens."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -64,9 +64,9 @@ def left_pad(prompts: list[list[int]], pad_id: int, device):
 
 
 @torch.inference_mode()
-def generate(model: Transformer, prompts: list[list[int]], params: SamplingParams, stop_id: int, pad_id: int,
-             use_cache: bool = True) -> list[list[int]]:
-    """Continue each prompt until stop_id or max_new_tokens; returns the new tokens without stop_id.
+def generate(model: Transformer, prompts: list[list[int]], params: SamplingParams, stop_ids: tuple[int, ...],
+             pad_id: int, use_cache: bool = True) -> list[list[int]]:
+    """Continue each prompt until a stop id or max_new_tokens; returns the new tokens before the stop.
 
     Prompts longer than the context allows keep their end. Without the cache every step re-reads the whole
     sequence (slow; kept to prove the cache changes nothing).
@@ -82,23 +82,24 @@ def generate(model: Transformer, prompts: list[list[int]], params: SamplingParam
     cache = KVCache(model.cfg, B, ids.size(1) + params.max_new_tokens, device, model.embed.weight.dtype) if use_cache else None
     out = torch.empty(B, 0, dtype=torch.long, device=device)
     done = torch.zeros(B, dtype=torch.bool, device=device)
+    stops = torch.tensor(stop_ids, dtype=torch.long, device=device)
     step_ids = ids
     for _ in range(params.max_new_tokens):
         logits = model(step_ids if use_cache else ids, cache=cache, attention_mask=mask)[:, -1]  # (B, V)
         tok = next_token(logits, seen, params, generator)
         tok = torch.where(done, torch.full_like(tok, pad_id), tok)
         out = torch.cat([out, tok[:, None]], dim=1)
-        done |= tok == stop_id
+        done |= torch.isin(tok, stops)
         if done.all():
             break
         seen.scatter_(1, tok[:, None], True)
         ids = torch.cat([ids, tok[:, None]], dim=1)
         mask = torch.cat([mask, (~done).long()[:, None]], dim=1)
         step_ids = tok[:, None]
-    return [trim_at_stop(row, stop_id, pad_id) for row in out.tolist()]
+    return [until_stop(row, stop_ids) for row in out.tolist()]
 
 
-def trim_at_stop(tokens: list[int], stop_id: int, pad_id: int) -> list[int]:
-    if stop_id in tokens:
-        tokens = tokens[:tokens.index(stop_id)]
-    return [t for t in tokens if t != pad_id]
+def until_stop(tokens: list[int], stop_ids: tuple[int, ...]) -> list[int]:
+    """The tokens before the first stop id (a finished row's padding comes after it)."""
+    end = next((i for i, t in enumerate(tokens) if t in stop_ids), len(tokens))
+    return tokens[:end]

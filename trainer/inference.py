@@ -3,29 +3,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .chat import render_prompt
-from .checkpoint import load_checkpoint
+from .chat import Chat
 from .device import pick_device
 from .generate import SamplingParams, generate
 from .model import Transformer
-from .tokenizer import Tokenizer
+from .spec import load_model
 
 
 @dataclass
 class ChatModel:
     model: Transformer
-    tok: Tokenizer
+    chat: Chat
     meta: dict
 
     @classmethod
-    def load(cls, path, device: str = "auto") -> "ChatModel":
-        return cls(*load_checkpoint(path, pick_device(device)))
+    def load(cls, spec, device: str = "auto") -> "ChatModel":
+        """Any model spec (trainer.spec): a short name, a checkpoint or HF directory, a .gguf file."""
+        return cls(*load_model(spec, pick_device(device)))
 
     def replies(self, conversations: list[tuple[str, list[str], list[str]]], params: SamplingParams) -> list[str]:
         """One reply per (template, users, earlier replies), generated as one batch."""
-        prompts = [render_prompt(self.tok, t, users, replies) for t, users, replies in conversations]
-        outs = generate(self.model, prompts, params, stop_id=self.tok.eoa, pad_id=self.tok.pad)
-        return [self.tok.decode(o).strip() for o in outs]
+        prompts = [self.chat.prompt(t, users, replies) for t, users, replies in conversations]
+        outs = generate(self.model, prompts, params, self.chat.stop_ids, self.chat.pad_id)
+        return [self.chat.decode(o).strip() for o in outs]
 
     def reply(self, template: str, users: list[str], replies: list[str], params: SamplingParams) -> str:
         return self.replies([(template, users, replies)], params)[0]

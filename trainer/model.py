@@ -13,6 +13,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+class ModelError(ValueError):
+    """A model, its files or its spec cannot be used as they are; the message names what is wrong."""
+
+
 @dataclass
 class ModelConfig:
     vocab_size: int = 4096
@@ -20,21 +24,24 @@ class ModelConfig:
     n_layers: int = 6
     n_heads: int = 8
     n_kv_heads: int = 4
+    head_dim: int = 0  # 0: dim // n_heads
     hidden_dim: int = 0  # 0: SwiGLU's usual 8/3 * dim, rounded up to a multiple of 64
     max_seq_len: int = 256
     rope_theta: float = 10000.0
+    rope_scaling: dict | None = None  # Llama 3.x {"rope_type": "llama3", "factor", ...} or {"rope_type": "linear"}
     norm_eps: float = 1e-5
     tie_embeddings: bool = True
+    qkv_bias: bool = False  # Qwen2 has biases on its query, key and value projections
 
     def __post_init__(self):
-        if self.dim % self.n_heads or self.n_heads % self.n_kv_heads:
-            raise ValueError("dim must divide into n_heads, and n_heads into n_kv_heads")
+        if self.n_heads % self.n_kv_heads or (not self.head_dim and self.dim % self.n_heads):
+            raise ValueError("dim must divide into n_heads (or head_dim be given), and n_heads into n_kv_heads")
+        self.head_dim = self.head_dim or self.dim // self.n_heads
         if not self.hidden_dim:
             self.hidden_dim = 64 * math.ceil(8 * self.dim / 3 / 64)
-
-    @property
-    def head_dim(self) -> int:
-        return self.dim // self.n_heads
+        if self.rope_scaling and self.rope_scaling.get("rope_type") not in ROPE_SCALINGS:
+            raise ValueError(f"rope_scaling type {self.rope_scaling.get('rope_type')!r} is not supported "
+                             f"(supported: {', '.join(ROPE_SCALINGS)})")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,8 +63,26 @@ class RMSNorm(nn.Module):
         return (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x) * self.weight
 
 
-def rope_tables(head_dim: int, max_len: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+ROPE_SCALINGS = ("llama3", "linear")
+
+
+def scale_frequencies(inv_freq, scaling: dict):
+    """Stretch rotary frequencies for a longer context: linear divides them all by `factor`; Llama 3 divides only
+    the slow ones (wavelength above original_context / low_freq_factor), keeps the fast ones, and blends between."""
+    factor = scaling["factor"]
+    if scaling["rope_type"] == "linear":
+        return inv_freq / factor
+    low, high = scaling.get("low_freq_factor", 1.0), scaling.get("high_freq_factor", 4.0)
+    context = scaling["original_max_position_embeddings"]
+    wavelength = 2 * math.pi / inv_freq
+    blend = ((context / wavelength - low) / (high - low)).clamp(0, 1)  # 0: slow (scaled), 1: fast (kept)
+    return (1 - blend) * inv_freq / factor + blend * inv_freq
+
+
+def rope_tables(head_dim: int, max_len: int, theta: float, scaling: dict | None = None):
     inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2).float() / head_dim)  # (D/2,)
+    if scaling:
+        inv_freq = scale_frequencies(inv_freq, scaling)
     angles = torch.outer(torch.arange(max_len).float(), inv_freq)  # (L, D/2)
     return angles.cos(), angles.sin()
 
@@ -90,8 +115,8 @@ class Attention(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.n_heads, self.n_kv_heads, self.head_dim = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
-        self.wq = nn.Linear(cfg.dim, cfg.n_heads * cfg.head_dim, bias=False)
-        self.wkv = nn.Linear(cfg.dim, 2 * cfg.n_kv_heads * cfg.head_dim, bias=False)
+        self.wq = nn.Linear(cfg.dim, cfg.n_heads * cfg.head_dim, bias=cfg.qkv_bias)
+        self.wkv = nn.Linear(cfg.dim, 2 * cfg.n_kv_heads * cfg.head_dim, bias=cfg.qkv_bias)
         self.wo = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.dim, bias=False)
 
     def forward(self, x, cos, sin, mask, cache: KVCache | None, layer: int):
@@ -141,7 +166,7 @@ class Transformer(nn.Module):
         self.lm_head = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)
         if cfg.tie_embeddings:
             self.lm_head.weight = self.embed.weight
-        cos, sin = rope_tables(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta)
+        cos, sin = rope_tables(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta, cfg.rope_scaling)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
         self.apply(self._init_weights)
@@ -149,10 +174,25 @@ class Transformer(nn.Module):
             if name.endswith(("wo.weight", "w_down.weight")):
                 nn.init.normal_(p, std=0.02 / math.sqrt(2 * cfg.n_layers))
 
+    @classmethod
+    def from_state(cls, cfg: ModelConfig, state: dict[str, torch.Tensor]) -> "Transformer":
+        """A model holding exactly these weights, built without a random initialisation to throw away."""
+        with torch.device("meta"):
+            model = cls(cfg)
+        if cfg.tie_embeddings:
+            state = {**state, "lm_head.weight": state["embed.weight"]}
+        model.load_state_dict(state, strict=True, assign=True)
+        if cfg.tie_embeddings:  # assign gave lm_head a Parameter of its own; share embed's again
+            model.lm_head.weight = model.embed.weight
+        model.rope_cos, model.rope_sin = rope_tables(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta, cfg.rope_scaling)
+        return model
+
     @staticmethod
     def _init_weights(module):
         if isinstance(module, (nn.Linear, nn.Embedding)):
             nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -16,11 +16,12 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .chat import render
+from .chat import Chat, MarkerChat
 from .checkpoint import load_checkpoint, save_checkpoint
 from .device import autocast, pick_device
 from .model import ModelConfig, Transformer
 from .optim import load_train_state, lr_at, make_optimizer, save_train_state, seed_everything
+from .spec import load_model
 from .tokenizer import Tokenizer, train_tokenizer
 
 
@@ -29,7 +30,7 @@ class SFTConfig:
     data: list[str] = field(default_factory=list)  # JSONL conversation files
     run_dir: str = "runs/sft"
     tokenizer: str = ""  # an existing tokenizer.model; empty: train one on the data
-    init: str = ""  # start from this checkpoint (weights, tokenizer and architecture; overrides the two)
+    init: str = ""  # start from this model spec (weights, tokenizer, chat format, architecture; overrides the two)
     scored: str = "all"  # loss on: "all" assistant replies, only the "last", or every user and assistant "turns"
     vocab_size: int = 4096
     dim: int = 256
@@ -75,11 +76,11 @@ def conversation_texts(convs):
         yield from assistants
 
 
-def tokenize(tok: Tokenizer, convs, max_len: int, scored: str) -> list[tuple[list[int], list[int]]]:
+def tokenize(chat: Chat, convs, max_len: int, scored: str) -> list[tuple[list[int], list[int]]]:
     """(ids, loss mask) per conversation, cut to max_len + 1 tokens; those left with nothing scored are dropped."""
     out = []
     for template, users, assistants in convs:
-        ids, mask = render(tok, template, users, assistants, scored=scored)
+        ids, mask = chat.render(template, users, assistants, scored=scored)
         ids, mask = ids[:max_len + 1], mask[:max_len + 1]
         if sum(mask[1:]):
             out.append((ids, mask))
@@ -136,31 +137,26 @@ def prepare(cfg: SFTConfig, run: Path):
     convs = read_conversations(cfg.data)
     rng = random.Random(cfg.seed)
     rng.shuffle(convs)
-    if cfg.init:  # the checkpoint's embeddings belong to its own tokenizer
-        tok = Tokenizer.load(Path(cfg.init) / "tokenizer.model")
-    elif cfg.tokenizer:
-        tok = Tokenizer.load(cfg.tokenizer)
-    elif (run / "tokenizer.model").exists():
-        tok = Tokenizer.load(run / "tokenizer.model")
+    if cfg.init:  # the model's embeddings belong to its own tokenizer
+        model, chat, _ = load_model(cfg.init)
+        if model.cfg.max_seq_len < cfg.max_seq_len:
+            raise ValueError(f"--init {cfg.init} has max_seq_len {model.cfg.max_seq_len} < {cfg.max_seq_len}")
     else:
-        tok = train_tokenizer(conversation_texts(convs), cfg.vocab_size, run / "tokenizer.model", seed=cfg.seed)
+        if cfg.tokenizer:
+            tok = Tokenizer.load(cfg.tokenizer)
+        elif (run / MarkerChat.FILE).exists():
+            tok = Tokenizer.load(run / MarkerChat.FILE)
+        else:
+            tok = train_tokenizer(conversation_texts(convs), cfg.vocab_size, run / MarkerChat.FILE, seed=cfg.seed)
+        chat = MarkerChat(tok)
+        model = Transformer(ModelConfig(vocab_size=tok.vocab_size, dim=cfg.dim, n_layers=cfg.n_layers,
+                                        n_heads=cfg.n_heads, n_kv_heads=cfg.n_kv_heads, max_seq_len=cfg.max_seq_len))
     n_val = max(1, int(len(convs) * cfg.val_fraction))
-    train, val = (tokenize(tok, part, cfg.max_seq_len, cfg.scored) for part in (convs[n_val:], convs[:n_val]))
+    train, val = (tokenize(chat, part, cfg.max_seq_len, cfg.scored) for part in (convs[n_val:], convs[:n_val]))
     if not train or not val:
         raise ValueError(f"no conversation has a scored token within max_seq_len={cfg.max_seq_len} "
                          f"({len(train)} train, {len(val)} validation left of {len(convs)})")
-    return tok, train, val, len(convs) - len(train) - len(val)
-
-
-def initial_model(cfg: SFTConfig, tok: Tokenizer) -> Transformer:
-    """A fresh model of the configured shape, or the --init checkpoint in fp32 (a second stage of a build)."""
-    if cfg.init:
-        model = load_checkpoint(cfg.init)[0]
-        if model.cfg.max_seq_len < cfg.max_seq_len:
-            raise ValueError(f"--init {cfg.init} has max_seq_len {model.cfg.max_seq_len} < {cfg.max_seq_len}")
-        return model
-    return Transformer(ModelConfig(vocab_size=tok.vocab_size, dim=cfg.dim, n_layers=cfg.n_layers,
-                                   n_heads=cfg.n_heads, n_kv_heads=cfg.n_kv_heads, max_seq_len=cfg.max_seq_len))
+    return model, chat, train, val, len(convs) - len(train) - len(val)
 
 
 def train_sft(cfg: SFTConfig) -> dict:
@@ -168,8 +164,8 @@ def train_sft(cfg: SFTConfig) -> dict:
     run.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
-    tok, train, val, dropped = prepare(cfg, run)
-    model = initial_model(cfg, tok).to(device)
+    model, chat, train, val, dropped = prepare(cfg, run)
+    model = model.to(device)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
     progress = {"step": 0, "epoch": 0, "batch": 0, "tokens": 0, "best_val": float("inf")}
     if cfg.resume and (run / "last").exists():
@@ -181,7 +177,7 @@ def train_sft(cfg: SFTConfig) -> dict:
     bar = tqdm(total=cfg.max_steps, initial=progress["step"], desc="sft", unit="step", dynamic_ncols=True)
     order = batch_order(len(train), cfg.batch_size, cfg.seed, progress["epoch"], lengths)
     if progress["step"] == 0:
-        log.write(json.dumps({"step": 0, "val_loss": validation_loss(model, val, cfg, tok.pad, device)}) + "\n")
+        log.write(json.dumps({"step": 0, "val_loss": validation_loss(model, val, cfg, chat.pad_id, device)}) + "\n")
     model.train()
     t0, tokens0 = time.time(), progress["tokens"]
     stop_at = min(cfg.max_steps, progress["step"] + cfg.stop_after) if cfg.stop_after else cfg.max_steps
@@ -195,9 +191,9 @@ def train_sft(cfg: SFTConfig) -> dict:
                 progress["epoch"] += 1
                 progress["batch"] = 0
                 order = batch_order(len(train), cfg.batch_size, cfg.seed, progress["epoch"], lengths)
-            batch = collate([train[i] for i in order[progress["batch"]]], tok.pad, device)
+            batch = collate([train[i] for i in order[progress["batch"]]], chat.pad_id, device)
             progress["batch"] += 1
-            progress["tokens"] += int((batch[0] != tok.pad).sum())
+            progress["tokens"] += int((batch[0] != chat.pad_id).sum())
             with autocast(device):
                 loss, _ = masked_nll(model, *batch)
             (loss / cfg.grad_accum).backward()
@@ -210,17 +206,17 @@ def train_sft(cfg: SFTConfig) -> dict:
         row = {"step": step, "loss": loss_sum, "lr": lr, "grad_norm": grad_norm, "epoch": progress["epoch"],
                "tokens_per_s": (progress["tokens"] - tokens0) / (time.time() - t0)}
         if step % cfg.eval_interval == 0 or step == cfg.max_steps:
-            row["val_loss"] = validation_loss(model, val, cfg, tok.pad, device)
+            row["val_loss"] = validation_loss(model, val, cfg, chat.pad_id, device)
             if row["val_loss"] < progress["best_val"]:
                 progress["best_val"] = row["val_loss"]
-                save_checkpoint(run / "best", model, tok, {"sft_step": step, "val_loss": row["val_loss"],
+                save_checkpoint(run / "best", model, chat, {"sft_step": step, "val_loss": row["val_loss"],
                                                            "tokens_seen": progress["tokens"]})
         log.write(json.dumps(row) + "\n")
         log.flush()
         bar.set_postfix(loss=f"{loss_sum:.3f}", val=f"{row.get('val_loss', float('nan')):.3f}", lr=f"{lr:.1e}")
         bar.update(1)
         if step % cfg.save_interval == 0 or step == stop_at:
-            save_checkpoint(run / "last", model, tok, {"sft_step": step},
+            save_checkpoint(run / "last", model, chat, {"sft_step": step},
                             add_files=lambda folder: save_train_state(folder, optimizer, progress))
     bar.close()
     log.close()
@@ -232,6 +228,6 @@ def train_sft(cfg: SFTConfig) -> dict:
 
 
 def export_best(run: Path, out: Path, summary: dict) -> None:
-    model, tok, meta = load_checkpoint(run / "best")
-    save_checkpoint(out, model, tok, {**meta, **summary}, dtype=torch.float16)
+    model, chat, meta = load_checkpoint(run / "best")
+    save_checkpoint(out, model, chat, {**meta, **summary}, dtype=torch.float16)
     shutil.copy(run / "config.json", out / "sft_config.json")

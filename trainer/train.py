@@ -21,16 +21,18 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from .checkpoint import TOKENIZER, WEIGHTS, load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint
 from .data import Pair, collate, encode_examples, eval_batches, micro_batches, split_examples, step_batches
 from .device import autocast, pick_device
 from .dpo import LOSS_TYPES, dpo_loss, sequence_logps
 from .generate import SamplingParams
 from .inference import ChatModel
+from .model import ModelError
 from .optim import load_train_state, lr_at, make_optimizer, save_train_state, seed_everything
-from .paths import ASSETS_DIR, DEFAULT_MODEL_DIR
+from .paths import ASSETS_DIR
 from .rundir import BEST, LAST, METRICS, REF_CACHE, REF_SAMPLES, SAMPLES, RunDir, sha256_file, write_json_atomic
 from .seed import load_seed_file
+from .spec import canonical, fingerprint, load_model
 
 # What a step or an eval reports (TRL's names), summed over pairs and processes, then divided by the pair count.
 PAIR_METRICS = ("loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins",
@@ -41,7 +43,7 @@ PAIR_METRICS = ("loss", "rewards/chosen", "rewards/rejected", "rewards/accuracie
 class TrainConfig:
     data: str = ""  # seed-format preference file; relative paths are inside the run dir
     eval_data: str = ""  # held-out seed file; empty: hold out eval_fraction of data
-    model: str = str(DEFAULT_MODEL_DIR)  # reference (SFT) checkpoint; the policy starts as a copy of it
+    model: str = "tiny"  # reference (SFT) model spec (trainer.spec); the policy starts as a copy of it
     run_dir: str = "runs/dpo"
     eval_prompts: str = str(ASSETS_DIR / "eval_prompts.json")  # shipped prompts for side-by-side samples; "" none
     loss_type: str = "sigmoid"  # sigmoid | ipo | hinge | robust
@@ -166,13 +168,10 @@ def stop_on_signals(event: threading.Event):
 
 # ------------------------------------------------------------------------------------------------ reference
 
-def reference_key(model_dir: str | Path, device: torch.device) -> str:
-    """The reference checkpoint hash (weights + tokenizer), plus the precision its log-probs are computed in."""
-    digest = hashlib.sha256()
-    for name in (WEIGHTS, TOKENIZER):
-        digest.update(sha256_file(Path(model_dir) / name).encode())
+def reference_key(spec: str, device: torch.device) -> str:
+    """The reference model's hash (weights + tokenizer), plus the precision its log-probs are computed in."""
     precision = "fp32" if isinstance(autocast(device), contextlib.nullcontext) else "bf16"
-    return f"{digest.hexdigest()}-{precision}"
+    return f"{fingerprint(spec)}-{precision}"
 
 
 def pair_logps(model, batch, device) -> torch.Tensor:
@@ -244,9 +243,9 @@ def messages(prompt: dict) -> list[dict]:
     return out
 
 
-def reply_all(model, tok, prompts: list[dict], params: SamplingParams) -> list[str]:
+def reply_all(model, chat, prompts: list[dict], params: SamplingParams) -> list[str]:
     convs = [(p["Template"][0], p["User"], p["Assistant"]) for p in prompts]
-    return ChatModel(model, tok, {}).replies(convs, params)
+    return ChatModel(model, chat, {}).replies(convs, params)
 
 
 def chosen_logps_falling(history: list[float], evals: int = 3, min_drop: float = 0.05) -> bool:
@@ -283,7 +282,7 @@ class DPORun:
             raise ValueError(f"micro-batches of {cfg.batch_size // cfg.grad_accum} pairs do not split over "
                              f"{self.world.size} processes")
         seed_everything(cfg.seed)
-        reference, self.tok, _ = load_checkpoint(cfg.model, self.device)
+        reference, self.chat, _ = load_model(cfg.model, self.device)
         reference.requires_grad_(False)
         heldout = self.encode_data(cfg.max_len or reference.cfg.max_seq_len)
         self.ref_key = reference_key(cfg.model, self.device)
@@ -295,7 +294,7 @@ class DPORun:
         self.ref_replies = self.reference_replies(reference)
         # With the cache the reference's work is done: it becomes the policy (one model in memory).
         self.reference = None if cfg.ref_cache else reference
-        self.policy = reference if cfg.ref_cache else load_checkpoint(cfg.model, self.device)[0]
+        self.policy = reference if cfg.ref_cache else load_model(cfg.model, self.device)[0]
         self.policy.requires_grad_(True).train()
         self.optimizer = make_optimizer(self.policy, cfg.lr, cfg.weight_decay)
         if resume and (self.rd / LAST).exists():
@@ -311,7 +310,7 @@ class DPORun:
         train_examples, eval_examples = self.load_examples()
         self.pairs, counts, kept = {}, {}, {}
         for split, examples in (("train", train_examples), ("eval", eval_examples)):
-            self.pairs[split], kept[split], counts[split] = encode_examples(self.tok, examples, max_len,
+            self.pairs[split], kept[split], counts[split] = encode_examples(self.chat, examples, max_len,
                                                                            self.cfg.max_response_len)
             self.log(f"{split} pairs: {counts[split]}")
         if not self.pairs["eval"]:
@@ -321,7 +320,7 @@ class DPORun:
 
     def cache_reference(self, reference, split: str) -> torch.Tensor:
         pairs = self.pairs[split]
-        logps, n = cached_reference_logps(reference, pairs, self.rd / REF_CACHE, self.ref_key, self.tok.pad,
+        logps, n = cached_reference_logps(reference, pairs, self.rd / REF_CACHE, self.ref_key, self.chat.pad_id,
                                           self.cfg.batch_size, self.device, self.world, self.stop_seen_alone)
         self.log(f"reference log-probs ({split}): {n} computed, {len(pairs) - n} from the cache")
         return logps
@@ -342,7 +341,7 @@ class DPORun:
         if saved.get("key") == key:
             self.log(f"reference samples: {len(self.prompts)} prompts, reused from {REF_SAMPLES}")
             return saved["replies"]
-        replies = reply_all(reference, self.tok, self.prompts, self.sampling)
+        replies = reply_all(reference, self.chat, self.prompts, self.sampling)
         write_json_atomic(path, {"key": key, "replies": replies})
         self.log(f"reference samples: {len(self.prompts)} prompts, computed")
         return replies
@@ -395,7 +394,7 @@ class DPORun:
             group["lr"] = lr
         totals = torch.zeros(len(PAIR_METRICS) + 1, device=self.device)  # + tokens
         for idx in micro_batches(self.next_step_pairs(), cfg.grad_accum, self.world.rank, self.world.size):
-            batch = collate([self.pairs["train"][i] for i in idx], self.tok.pad, self.device)
+            batch = collate([self.pairs["train"][i] for i in idx], self.chat.pad_id, self.device)
             ref = self.reference_logps("train", idx, batch)  # first, so live reference logits are freed early
             losses, sums = self.pair_terms(pair_logps(self.policy, batch, self.device), ref, batch.counts)
             (losses.sum() / cfg.batch_size).backward()
@@ -422,7 +421,7 @@ class DPORun:
         totals = torch.zeros(len(PAIR_METRICS), device=self.device)
         batches = eval_batches([p.length for p in pairs], self.cfg.batch_size)
         for idx in batches[self.world.rank::self.world.size]:
-            batch = collate([pairs[i] for i in idx], self.tok.pad, self.device)
+            batch = collate([pairs[i] for i in idx], self.chat.pad_id, self.device)
             totals += self.pair_terms(pair_logps(self.policy, batch, self.device),
                                       self.reference_logps("eval", idx, batch), batch.counts)[1]
         self.policy.train()
@@ -432,7 +431,7 @@ class DPORun:
         if not self.world.main or not self.prompts:
             return
         self.policy.eval()
-        replies = reply_all(self.policy, self.tok, self.prompts, self.sampling)
+        replies = reply_all(self.policy, self.chat, self.prompts, self.sampling)
         self.policy.train()
         self.rd.append(SAMPLES, [{"step": step, "prompt_id": p["id"], "messages": messages(p), "policy": mine,
                                   "reference": ref} for p, mine, ref in zip(self.prompts, replies, self.ref_replies)])
@@ -466,7 +465,7 @@ class DPORun:
         add = (lambda folder: save_train_state(folder, self.optimizer, self.progress)) if which == LAST else None
         meta = {"dpo_step": self.progress["step"], "reference": self.cfg.model, "reference_key": self.ref_key,
                 **(meta or {})}
-        save_checkpoint(self.rd / which, self.policy, self.tok, meta, add_files=add)
+        save_checkpoint(self.rd / which, self.policy, self.chat, meta, add_files=add)
 
     # ------------------------------------------------------------------------------------ the loop
 
@@ -520,7 +519,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> str:
         run.log(f"stopped at step {run.progress['step']}")
         world.leave_together()
         return "stopped"
-    except NonFiniteLoss as e:
+    except (NonFiniteLoss, ModelError) as e:  # a sentence says it all; a traceback would bury it
         run.status(state="failed", error=str(e))
         run.log(f"failed: {e}")
         return "failed"
@@ -536,7 +535,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> str:
 
 def prepare_run(cfg: TrainConfig) -> dict:
     """A new run dir: config.json (model and prompt paths made absolute) and the data snapshots, state queued."""
-    cfg.model = str(Path(cfg.model).resolve())
+    cfg.model = canonical(cfg.model)
     cfg.eval_prompts = str(Path(cfg.eval_prompts).resolve()) if cfg.eval_prompts else ""
     return RunDir(cfg.run_dir).prepare(asdict(cfg), cfg.data, cfg.eval_data or None)
 
