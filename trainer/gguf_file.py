@@ -163,6 +163,15 @@ def add_tokenizer(writer: GGUFWriter, chat: TemplateChat) -> None:
     writer.add_chat_template(chat.template)
 
 
+def tensor_type(array: np.ndarray, chosen: GGMLQuantizationType) -> GGMLQuantizationType:
+    """Norms and biases stay f32, as llama.cpp's converter keeps them; a matrix whose rows do not fill whole
+    quantisation blocks falls back to f16, as llama.cpp does."""
+    if array.ndim < 2:
+        return GGMLQuantizationType.F32
+    block = quants.GGML_QUANT_SIZES[chosen][0]
+    return chosen if array.shape[-1] % block == 0 else GGMLQuantizationType.F16
+
+
 def save_gguf(model: Transformer, chat: TemplateChat, out: str | Path, dtype: str = "f16",
               name: str = "dpo-studio export") -> Path:
     if dtype not in DTYPES:
@@ -199,9 +208,7 @@ def save_gguf(model: Transformer, chat: TemplateChat, out: str | Path, dtype: st
             tensors[q] = reorder(tensors[q], cfg.n_heads)
     for name, t in tensors.items():
         array = t.numpy()
-        # norms and biases stay f32, as llama.cpp's converter keeps them; 2-D weights take the chosen type
-        kind = quant if array.ndim == 2 else GGMLQuantizationType.F32
-        writer.add_tensor(name, quants.quantize(array, kind), raw_shape=array.shape, raw_dtype=kind)
+        writer.add_tensor(name, quants.quantize(array, kind := tensor_type(array, quant)), raw_dtype=kind)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
