@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+from .config import ConfigError, TrainConfig
 from .paths import DEFAULT_MODEL_DIR
 
 
@@ -36,7 +37,6 @@ def add_sampling_args(parser: argparse.ArgumentParser) -> None:
 
 def add_commands(sub) -> None:
     from .sft import SFTConfig
-    from .train import TrainConfig
     p = sub.add_parser("train", help="DPO-train a policy from a reference checkpoint; everything goes to --run-dir",
                        description="With --data: prepare --run-dir (config.json, data snapshot) and train in the "
                                    "foreground. Without: train the run already prepared in --run-dir "
@@ -66,19 +66,23 @@ def add_commands(sub) -> None:
 
 
 def run_train(args) -> int:
-    """Exit 0 when the run completed or was stopped (SIGTERM), 1 when it failed (status.json says why)."""
-    from .train import TrainConfig, prepare_run, train_run_dir, under_torchrun
-    if args.data:
-        if under_torchrun():
-            raise SystemExit("error: under torchrun give --run-dir only; prepare it first with "
-                             "`python -m trainer train --data FILE ... --run-dir D --prepare-only`")
-        prepare_run(dataclass_from_args(TrainConfig, args))
-        if args.prepare_only:
-            print(f"{args.run_dir}: queued")
-            return 0
-    elif not os.path.exists(os.path.join(args.run_dir, "config.json")):
-        raise SystemExit(f"error: {args.run_dir} holds no config.json; give --data FILE to prepare it")
-    state = train_run_dir(args.run_dir, resume=args.resume)
+    """Exit 0 when the run completed or was stopped (SIGTERM), 1 when it failed (status.json says why); settings
+    the trainer refuses exit 1 with the reason (the line status.json has too), not a traceback."""
+    from .train import prepare_run, train_run_dir, under_torchrun
+    try:
+        if args.data:
+            if under_torchrun():
+                raise SystemExit("error: under torchrun give --run-dir only; prepare it first with "
+                                 "`python -m trainer train --data FILE ... --run-dir D --prepare-only`")
+            prepare_run(dataclass_from_args(TrainConfig, args))
+            if args.prepare_only:
+                print(f"{args.run_dir}: queued")
+                return 0
+        elif not os.path.exists(os.path.join(args.run_dir, "config.json")):
+            raise SystemExit(f"error: {args.run_dir} holds no config.json; give --data FILE to prepare it")
+        state = train_run_dir(args.run_dir, resume=args.resume)
+    except ConfigError as e:
+        raise SystemExit(f"error: {e}") from None
     print(f"{args.run_dir}: {state}")
     code = 0 if state in ("completed", "stopped") else 1
     if under_torchrun():
