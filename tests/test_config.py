@@ -1,9 +1,11 @@
 """TrainConfig, the one home of a DPO run's settings: each value checked where the field is defined, each flag
 explained by the field's own text."""
+import argparse
 from dataclasses import fields
 
 import pytest
 
+from trainer.cli import add_commands
 from trainer.cli import main as cli_main
 from trainer.config import LOSS_TYPES, ConfigError, TrainConfig, held_out_count, steps_for_epochs
 from trainer.data import split_examples
@@ -102,3 +104,32 @@ def test_epochs_become_steps_over_the_training_split_the_trainer_makes():
         steps_for_epochs(0, 100, 0.1, 16)
     for n, fraction in ((100, 0.1), (3, 0.1), (7, 0.5), (10, 0.0)):
         assert len(split_examples(list(range(n)), fraction, seed=1)[1]) == held_out_count(n, fraction)
+
+
+# ------------------------------------------------------------------------------------------------ --help
+
+def commands() -> dict[str, argparse.ArgumentParser]:
+    sub = argparse.ArgumentParser().add_subparsers()
+    add_commands(sub)
+    return sub.choices
+
+
+@pytest.mark.parametrize("command", ["train", "sft", "sample", "chat"])
+def test_every_flag_is_explained(command):
+    parser = commands()[command]
+    assert [a.option_strings for a in parser._actions if not (a.help or "").strip()] == []
+    assert "--seed" in parser.format_help()  # every text formats (a stray % would not)
+
+
+def test_a_flags_help_is_its_fields_text():
+    flags = {a.dest: a for a in commands()["train"]._actions}
+    for f in fields(TrainConfig):
+        assert flags[f.name].help.startswith(f.metadata["help"])
+    assert flags["loss_type"].choices == LOSS_TYPES
+
+
+def test_dpo_studio_train_is_the_same_parser():
+    from studio.cli import build_parser
+    studio_train = build_parser()._subparsers._group_actions[0].choices["train"]
+    assert [(a.option_strings, a.help) for a in studio_train._actions] == \
+        [(a.option_strings, a.help) for a in commands()["train"]._actions]

@@ -7,21 +7,23 @@ import json
 import os
 import sys
 
-from .config import ConfigError, TrainConfig
+from .config import DEVICE_HELP, ConfigError, TrainConfig
 from .paths import DEFAULT_MODEL_DIR
 
 
 def add_dataclass_args(parser: argparse.ArgumentParser, cls) -> None:
-    """One --flag per dataclass field, typed and defaulted from the field."""
+    """One --flag per dataclass field, typed and defaulted from the field, its help text and choices the field's."""
     for f in dataclasses.fields(cls):
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        help = f.metadata["help"] + (" (default: %(default)s)" if default not in ("", []) else "")
         if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help)
         elif isinstance(default, list):
-            parser.add_argument(flag, nargs="+", default=default)
+            parser.add_argument(flag, nargs="+", default=default, help=help)
         else:
-            parser.add_argument(flag, type=type(default), default=default)
+            parser.add_argument(flag, type=type(default), default=default, choices=f.metadata.get("choices"),
+                                help=help)
 
 
 def dataclass_from_args(cls, args: argparse.Namespace):
@@ -31,7 +33,7 @@ def dataclass_from_args(cls, args: argparse.Namespace):
 def add_sampling_args(parser: argparse.ArgumentParser) -> None:
     from .generate import SamplingParams
     parser.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="checkpoint directory (default: the embedded model)")
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     add_dataclass_args(parser, SamplingParams)
 
 
@@ -61,7 +63,7 @@ def add_commands(sub) -> None:
 
     p = sub.add_parser("chat", help="talk to a checkpoint in the terminal")
     add_sampling_args(p)
-    p.add_argument("--template", default="CUSTOM")
+    p.add_argument("--template", default="CUSTOM", help='system prompt, or "CUSTOM" for the default one')
     p.set_defaults(func=run_chat)
 
 
