@@ -272,8 +272,9 @@ def test_gradient_accumulation_gives_the_same_curve_as_one_batch(tmp_path, data_
 
 
 def test_patience_stops_early_and_best_stays_at_the_last_improvement(tmp_path, data_file, tiny_checkpoint):
-    run_dir = in_process(tmp_path, data_file, tiny_checkpoint, "flat", lr=0.0, max_steps=40, eval_interval=2,
-                         patience=2)  # lr 0: nothing ever improves on step 0
+    # lr 1e-30 (lr must be above 0): steps too small to change a float32 weight, so nothing improves on step 0
+    run_dir = in_process(tmp_path, data_file, tiny_checkpoint, "flat", lr=1e-30, max_steps=40, eval_interval=2,
+                         patience=2)
     status = RunDir(run_dir).read_status()
     assert status["early_stopped"] is True and status["step"] == 4 and status["best_step"] == 0
     assert read_meta(run_dir / BEST)["dpo_step"] == 0 and read_meta(run_dir / LAST)["dpo_step"] == 4
