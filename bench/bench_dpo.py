@@ -27,10 +27,11 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from trainer.config import TrainConfig  # noqa: E402
 from trainer.device import pick_device  # noqa: E402
 from trainer.optim import lr_at  # noqa: E402
 from trainer.paths import ASSETS_DIR, DEFAULT_MODEL_DIR  # noqa: E402
-from trainer.train import DPORun, TrainConfig, World, train  # noqa: E402
+from trainer.train import DPORun, World, train  # noqa: E402
 
 MEMORY_STEPS = 3
 

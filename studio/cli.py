@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_serve_command(sub)
     add_data_commands(sub)
-    add_model_commands(sub)
+    add_model_commands(sub, export_command="export-model")
     return parser
 
 
@@ -43,8 +43,8 @@ def run_serve(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args) or 0
+    from trainer.cli import run_command
+    return run_command(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ follows one whose process is still alive, and calls one whose process died `cras
 """
 from __future__ import annotations
 
+import contextlib
 import json
-import math
 import os
 import signal
 import subprocess
@@ -18,14 +18,14 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from studio import models
 from studio.formats import export_file
 from studio.store import ExampleFilter, Store
 from trainer.checkpoint import read_meta
-from trainer.dpo import LOSS_TYPES
+from trainer.config import ConfigError, TrainConfig, steps_for_epochs
 from trainer.rundir import BEST, CONFIG, FINAL_STATES, LAST, LOG, RunDir, process_alive, write_json_atomic
 from trainer.seed import load_seed_file
 
@@ -34,17 +34,14 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOG_TAIL_BYTES = 16_000
 ACTIVE = ("starting", "running")  # a process is (about to be) at work
 
-# What the Train tab offers, with defaults for the embedded model. Written in full into config.json, so the run
-# dir says exactly what was trained; anything else takes the trainer's own default. The training settings are the
-# trainer's: plain DPO at lr 2e-5 keeps the default model's samples clean, where 1e-4 for 150 steps of 16 pairs
-# turned every one of them into byte soup (measurements in docs/STUDIO.md).
-DEFAULTS = {"loss_type": "sigmoid", "beta": 0.5, "length_norm": True, "label_smoothing": 0.0, "nll_weight": 0.0,
-            "lr": 2e-5, "warmup_steps": 10, "max_steps": 100, "batch_size": 8, "eval_fraction": 0.1,
-            "eval_interval": 20, "patience": 0, "seed": 1337, "sample_max_new_tokens": 48, "n_sample_prompts": 4}
-# About a minute on two CPU cores: few small batches, short samples, few prompts. A higher lr than the default, so
-# that the policy visibly moves within 30 steps; its samples stay clean that briefly.
-QUICK_DEMO = {**DEFAULTS, "lr": 1e-4, "warmup_steps": 3, "max_steps": 30, "batch_size": 8, "eval_interval": 10,
-              "sample_max_new_tokens": 24, "n_sample_prompts": 2}
+# The Train tab's presets, as whole trainer configs. The default settings are the trainer's own: plain DPO at lr
+# 2e-5 keeps the default model's samples clean, where 1e-4 for 150 steps of 16 pairs turned every one of them into
+# byte soup (measurements in docs/STUDIO.md).
+DEFAULTS = asdict(TrainConfig())
+# About a minute on two CPU cores: few batches, short samples, few prompts. A higher lr than the default, so that
+# the policy visibly moves within 30 steps; its samples stay clean that briefly.
+QUICK_DEMO = asdict(TrainConfig(lr=1e-4, warmup_steps=3, max_steps=30, eval_interval=10, sample_max_new_tokens=24,
+                                n_sample_prompts=2))
 
 
 class RunError(ValueError):
@@ -65,47 +62,27 @@ def claim_run_dir(runs_dir: Path) -> Path:
     raise RunError(f"{runs_dir} has no free run name left for {base}.")
 
 
-def steps_for_epochs(epochs: float, n_examples: int, eval_fraction: float, batch_size: int) -> int:
-    """Optimizer steps that cover the training split `epochs` times (the held-out share mirrors the trainer's)."""
-    held_out = max(1, round(n_examples * eval_fraction)) if eval_fraction > 0 else 0
-    return max(1, math.ceil(epochs * max(1, n_examples - held_out) / batch_size))
-
-
-def check_settings(settings: dict) -> list[str]:
-    """What the trainer would refuse, said before anything is launched."""
-    s = {**DEFAULTS, **settings}
-    problems = []
-    if s["loss_type"] not in LOSS_TYPES:
-        problems.append(f"Loss type must be one of {', '.join(LOSS_TYPES)}.")
-    if not s["beta"] > 0:
-        problems.append("β must be above 0.")
-    if not s["lr"] > 0:
-        problems.append("The learning rate must be above 0.")
-    if not 0 < s["eval_fraction"] < 1:
-        problems.append("The held-out fraction must be between 0 and 1 (the run needs held-out pairs).")
-    for key, label in (("max_steps", "Steps"), ("batch_size", "Batch size"), ("eval_interval", "Eval interval")):
-        if int(s[key]) < 1:
-            problems.append(f"{label} must be at least 1.")
-    if s.get("epochs") is not None and not s["epochs"] > 0:
-        problems.append("Epochs must be above 0.")
-    if int(s["patience"]) < 0:
-        problems.append("Patience cannot be negative (0 turns early stopping off).")
-    return problems
+@contextlib.contextmanager
+def trainer_checks():
+    """Settings are checked by the trainer's own TrainConfig; what it refuses becomes a RunError in its words."""
+    try:
+        yield
+    except ConfigError as e:
+        raise RunError(f"The trainer refuses these settings: {e}.") from None
 
 
 def create_run(runs_dir, settings: dict, base_model, *, store: Store | None = None,
                filters: ExampleFilter | None = None, data_file=None, data_label: str = "",
                base_label: str = "", started_by: str = "") -> RunDir:
     """A new queued run: the data (the store's examples matching `filters`, or a seed file) snapshotted into it,
-    config.json with `settings` on top of DEFAULTS and the base model as reference, and studio.json. An
-    "epochs" setting becomes max_steps once the data is counted."""
+    config.json (the whole TrainConfig: `settings` on top of the trainer's defaults, the base model as reference),
+    and studio.json. An "epochs" setting becomes max_steps once the data is counted."""
     if (store is None) == (data_file is None):
         raise RunError("Give the data either as the store (with filters) or as a file.")
-    problems = check_settings(settings)
-    if problems:
-        raise RunError(" ".join(problems))
     settings = dict(settings)
     epochs = settings.pop("epochs", None)
+    with trainer_checks():
+        config = TrainConfig.from_dict({**settings, "model": str(Path(base_model).resolve())})
     if not models.is_checkpoint(base_model):
         raise RunError(f"No checkpoint at {base_model}: pick the default model, a run's checkpoint, or a folder "
                        "with model.safetensors.")
@@ -120,11 +97,11 @@ def create_run(runs_dir, settings: dict, base_model, *, store: Store | None = No
             snapshot = Path(data_file)
         if n < 2:
             raise RunError(f"The data holds {n} example{'s' * (n != 1)}; a run needs at least 2 (one is held out).")
-        config = {**DEFAULTS, **settings, "model": str(Path(base_model).resolve())}
-        if epochs:
-            config["max_steps"] = steps_for_epochs(float(epochs), n, config["eval_fraction"], config["batch_size"])
+        if epochs is not None:
+            with trainer_checks():
+                config = replace(config, max_steps=steps_for_epochs(epochs, n, config.eval_fraction, config.batch_size))
         rd = RunDir(claim_run_dir(runs_dir))
-        rd.prepare(config, snapshot)
+        rd.prepare(asdict(config), snapshot)
     write_json_atomic(rd / STUDIO, {"created_at": time.time(), "examples": n, "epochs": epochs, "data": data_label,
                                     "base": base_label or str(base_model), "started_by": started_by,
                                     "launches": []})

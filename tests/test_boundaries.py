@@ -1,4 +1,5 @@
-"""Dependencies point down: the trainer never imports the studio, Gradio or sqlite-utils; rundir.py is stdlib only."""
+"""Dependencies point down: the trainer never imports the studio, Gradio or sqlite-utils; rundir.py and config.py,
+which the studio imports, load the standard library only."""
 import ast
 import json
 import os
@@ -29,14 +30,20 @@ def test_every_trainer_module_is_found():
     assert {"trainer.train", "trainer.dpo", "trainer.data", "trainer.rundir", "trainer.cli"} <= set(MODULES)
 
 
-def test_importing_all_of_trainer_loads_no_studio_gradio_or_sqlite_utils():
+def modules_loaded_by(modules: list[str]) -> set[str]:
+    """What importing `modules` adds to sys.modules in a fresh interpreter."""
     code = ("import importlib, json, sys\n"
-            f"for name in {MODULES!r}: importlib.import_module(name)\n"
-            "print(json.dumps(sorted(sys.modules)))")
+            "before = set(sys.modules)\n"
+            f"for name in {modules!r}: importlib.import_module(name)\n"
+            "print(json.dumps(sorted(set(sys.modules) - before)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=TRAINER_DIR.parent, env={**os.environ, "PYTHONPATH": str(TRAINER_DIR.parent)})
-    loaded = json.loads(out.stdout)
-    assert set(MODULES) <= set(loaded)
+    return set(json.loads(out.stdout))
+
+
+def test_importing_all_of_trainer_loads_no_studio_gradio_or_sqlite_utils():
+    loaded = modules_loaded_by(MODULES)
+    assert set(MODULES) <= loaded
     assert [m for m in loaded if m.split(".")[0] in FORBIDDEN] == []
 
 
@@ -48,4 +55,10 @@ def test_no_trainer_source_file_imports_them_even_lazily():
 def test_rundir_uses_the_standard_library_only():
     """The studio imports trainer.rundir; it must not drag torch (or anything else) along."""
     roots = imported_roots(TRAINER_DIR / "rundir.py") - {"__future__"}
+    assert roots <= set(sys.stdlib_module_names), roots - set(sys.stdlib_module_names)
+
+
+def test_config_loads_the_standard_library_only():
+    """The studio checks its settings with trainer.config; importing it must not drag torch along."""
+    roots = {name.split(".")[0] for name in modules_loaded_by(["trainer.config"])} - {"trainer"}
     assert roots <= set(sys.stdlib_module_names), roots - set(sys.stdlib_module_names)

@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from trainer.dpo import LOSS_TYPES, dpo_loss, sequence_logps
+from trainer.config import LOSS_TYPES
+from trainer.dpo import dpo_loss, sequence_logps
 
 # A fixed batch of three pairs: h = (π_w − ref_w) − (π_l − ref_l) = [0.6, −0.5, 1.5], so βh = [0.3, −0.25, 0.75].
 POLICY_CHOSEN = [-1.0, -2.0, -0.5]

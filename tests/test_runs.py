@@ -2,10 +2,12 @@
 import ast
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from studio import runs
 from studio.formats import export_file
 from studio.store import ExampleFilter, Store
 from test_train import preference_examples
+from trainer.config import ConfigError, TrainConfig
 from trainer.rundir import BEST, DATA, LAST, METRICS, RunDir
 
 # A tiny run: batches of 4, an eval every 4 steps, short samples of the held-out prompts only.
@@ -88,8 +91,10 @@ def test_a_run_snapshots_the_filtered_store_with_its_settings(tmp_path, tiny_che
 
 def test_bad_requests_are_refused_before_anything_is_written(tmp_path, tiny_checkpoint, data_file):
     store = Store(tmp_path / "studio.db")
-    with pytest.raises(runs.RunError, match="β must be above 0.*at least 1"):
+    with pytest.raises(runs.RunError, match="beta must be above 0.*batch_size must be at least 1"):
         runs.create_run(tmp_path / "runs", {"beta": 0, "batch_size": 0}, tiny_checkpoint, data_file=data_file)
+    with pytest.raises(runs.RunError, match="epochs must be above 0"):
+        runs.create_run(tmp_path / "runs", {"epochs": 0}, tiny_checkpoint, data_file=data_file)
     with pytest.raises(runs.RunError, match="No checkpoint at"):
         runs.create_run(tmp_path / "runs", {}, tmp_path, data_file=data_file)
     with pytest.raises(runs.RunError, match="holds 0 examples"):
@@ -105,21 +110,30 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path, tiny_ch
     assert [rd.path.name for rd in made] == ["run-20260101-000000", "run-20260101-000000-2"]
 
 
-def test_the_train_tabs_defaults_are_the_trainers():
-    from dataclasses import asdict
-
-    from trainer.train import TrainConfig
-    trainer_defaults = asdict(TrainConfig())
-    assert {k: trainer_defaults[k] for k in runs.DEFAULTS} == runs.DEFAULTS
+def test_the_presets_are_trainer_configs_and_the_quick_demo_is_brief():
+    assert runs.DEFAULTS == asdict(TrainConfig())
+    assert TrainConfig.from_dict(runs.QUICK_DEMO)
     pairs_seen = {name: p["max_steps"] * p["batch_size"] for name, p in (("quick", runs.QUICK_DEMO),
                                                                            ("default", runs.DEFAULTS))}
     assert pairs_seen["quick"] < pairs_seen["default"] / 2
 
 
-def test_epochs_become_steps_over_the_training_split():
-    assert runs.steps_for_epochs(1, 100, 0.1, 16) == 6  # 90 training pairs
-    assert runs.steps_for_epochs(2.5, 100, 0.1, 16) == 15
-    assert runs.steps_for_epochs(1, 3, 0.1, 16) == 1
+def test_a_run_not_told_otherwise_gets_the_trainers_defaults_in_full(tmp_path, tiny_checkpoint, data_file):
+    rd = runs.create_run(tmp_path / "runs", {}, tiny_checkpoint, data_file=data_file)
+    config = rd.read_config()
+    assert config["model"] == str(tiny_checkpoint) and config["data"] == DATA
+    untouched = {k: v for k, v in runs.DEFAULTS.items() if k not in ("model", "data", "run_dir")}
+    assert {k: config[k] for k in untouched} == untouched
+
+
+@pytest.mark.parametrize("settings", [{"lr": "fast"}, {"eval_fraction": 1.0}, {"grad_clip": 0.0},
+                                      {"batch_size": 6, "grad_accum": 4}, {"learning_rate": 1e-4}])
+def test_the_studio_refuses_what_the_trainer_refuses_in_its_words(tmp_path, tiny_checkpoint, data_file, settings):
+    with pytest.raises(ConfigError) as trainer_says:
+        TrainConfig.from_dict(settings)
+    with pytest.raises(runs.RunError, match=re.escape(str(trainer_says.value))):
+        runs.create_run(tmp_path / "runs", settings, tiny_checkpoint, data_file=data_file)
+    assert runs.list_runs(tmp_path / "runs") == []
 
 
 def test_pace_counts_from_the_first_step_seen_and_starts_over_for_a_new_process():

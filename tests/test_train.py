@@ -15,11 +15,12 @@ import torch
 
 from trainer.checkpoint import load_checkpoint, read_meta
 from trainer.cli import main as cli_main
+from trainer.config import ConfigError, TrainConfig
 from trainer.data import collate, encode_examples
 from trainer.paths import ASSETS_DIR
-from trainer.rundir import BEST, LAST, REF_CACHE, RunDir, sha256_file
-from trainer.train import (PAIR_METRICS, Stopped, TrainConfig, cached_reference_logps, chosen_logps_falling,
-                           load_eval_prompts, pair_logps, train)
+from trainer.rundir import BEST, CONFIG, LAST, REF_CACHE, RunDir, sha256_file
+from trainer.train import (PAIR_METRICS, Stopped, cached_reference_logps, chosen_logps_falling, load_eval_prompts,
+                           pair_logps, train, train_run_dir)
 
 REPO = Path(__file__).resolve().parent.parent
 CPU = torch.device("cpu")
@@ -180,6 +181,31 @@ def test_an_exception_marks_the_run_failed_with_the_traceback_tail(tmp_path, dat
     assert status["state"] == "failed" and "Traceback" in status["error"]
 
 
+@pytest.mark.parametrize("edit, reason", [({"lr": "fast"}, "lr must be a finite number, not 'fast'"),
+                                          ({"learning_rate": 1e-4}, "unknown setting 'learning_rate'")])
+def test_a_hand_edited_config_json_that_is_invalid_fails_the_run_with_a_one_line_reason(tmp_path, data_file, edit,
+                                                                                         reason):
+    rd = RunDir(tmp_path / "run")
+    rd.prepare(asdict(TrainConfig(eval_prompts="", device="cpu")), data_file)
+    (rd / CONFIG).write_text(json.dumps({**rd.read_config(), **edit}))
+    out = run_trainer("--run-dir", rd.path)
+    status = rd.read_status()
+    assert status["state"] == "failed" and status["error"] == f"{rd / CONFIG}: {reason}", status
+    assert (out.returncode, out.stderr, out.stdout) == (1, f"error: {status['error']}\n", "")
+
+
+def test_config_json_out_of_range_or_not_json_fails_before_anything_loads(tmp_path, data_file):
+    rd = RunDir(tmp_path / "run")
+    rd.prepare(asdict(TrainConfig(model=str(tmp_path / "no-such-model"))), data_file)
+    (rd / CONFIG).write_text(json.dumps({**rd.read_config(), "batch_size": 0}))
+    with pytest.raises(ConfigError, match="config.json: batch_size must be at least 1, not 0$"):
+        train_run_dir(rd.path)
+    assert rd.read_status()["state"] == "failed" and "batch_size" in rd.read_status()["error"]
+    (rd / CONFIG).write_text("{")
+    with pytest.raises(ConfigError, match="config.json: Expecting property name"):
+        train_run_dir(rd.path)
+
+
 def test_a_non_finite_loss_fails_clearly_and_keeps_the_last_good_checkpoint(tmp_path, data_file, tiny_checkpoint):
     # lr 1e30: the first update leaves finite but huge weights, the next forward overflows to NaN.
     run_dir = prepared(tmp_path / "run", data_file, tiny_checkpoint, "--lr", "1e30", "--warmup-steps", "1",
@@ -259,8 +285,9 @@ def test_gradient_accumulation_gives_the_same_curve_as_one_batch(tmp_path, data_
 
 
 def test_patience_stops_early_and_best_stays_at_the_last_improvement(tmp_path, data_file, tiny_checkpoint):
-    run_dir = in_process(tmp_path, data_file, tiny_checkpoint, "flat", lr=0.0, max_steps=40, eval_interval=2,
-                         patience=2)  # lr 0: nothing ever improves on step 0
+    # lr 1e-30 (lr must be above 0): steps too small to change a float32 weight, so nothing improves on step 0
+    run_dir = in_process(tmp_path, data_file, tiny_checkpoint, "flat", lr=1e-30, max_steps=40, eval_interval=2,
+                         patience=2)
     status = RunDir(run_dir).read_status()
     assert status["early_stopped"] is True and status["step"] == 4 and status["best_step"] == 0
     assert read_meta(run_dir / BEST)["dpo_step"] == 0 and read_meta(run_dir / LAST)["dpo_step"] == 4
@@ -309,10 +336,3 @@ def test_shipped_eval_prompts_load_and_bad_ones_are_rejected(tmp_path):
     bad.write_text(json.dumps([{"id": "x", "Template": ["CUSTOM"], "User": ["a"], "Assistant": ["b"]}]))
     with pytest.raises(ValueError, match="one Assistant fewer"):
         load_eval_prompts(bad)
-
-
-def test_config_rejects_unknown_loss_types_and_uneven_accumulation():
-    with pytest.raises(ValueError, match="unknown loss_type"):
-        TrainConfig(loss_type="kto_pair")
-    with pytest.raises(ValueError, match="grad_accum"):
-        TrainConfig(batch_size=6, grad_accum=4)

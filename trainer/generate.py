@@ -5,17 +5,18 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from .config import setting
 from .model import KVCache, Transformer
 
 
 @dataclass
 class SamplingParams:
-    temperature: float = 0.8  # 0 means greedy
-    top_k: int = 40  # 0 disables
-    top_p: float = 0.95  # 1 disables
-    repetition_penalty: float = 1.15  # 1 disables
-    max_new_tokens: int = 64
-    seed: int = 0
+    temperature: float = setting(0.8, "sampling temperature; 0: greedy")
+    top_k: int = setting(40, "sample among the k likeliest tokens only; 0: all")
+    top_p: float = setting(0.95, "sample among the likeliest tokens that hold this much probability; 1: all")
+    repetition_penalty: float = setting(1.15, "makes tokens already in the reply less likely; 1: off")
+    max_new_tokens: int = setting(64, "tokens of reply at most")
+    seed: int = setting(0, "the same seed, prompt and settings give the same reply")
 
     def to_dict(self) -> dict:
         return asdict(self)

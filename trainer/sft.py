@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from .chat import Chat, MarkerChat
 from .checkpoint import load_checkpoint, save_checkpoint
+from .config import DEVICE_HELP, setting
 from .device import autocast, pick_device
 from .model import ModelConfig, Transformer
 from .optim import load_train_state, lr_at, make_optimizer, save_train_state, seed_everything
@@ -27,32 +28,34 @@ from .tokenizer import Tokenizer, train_tokenizer
 
 @dataclass
 class SFTConfig:
-    data: list[str] = field(default_factory=list)  # JSONL conversation files
-    run_dir: str = "runs/sft"
-    tokenizer: str = ""  # an existing tokenizer.model; empty: train one on the data
-    init: str = ""  # start from this model spec (weights, tokenizer, chat format, architecture; overrides the two)
-    scored: str = "all"  # loss on: "all" assistant replies, only the "last", or every user and assistant "turns"
-    vocab_size: int = 4096
-    dim: int = 256
-    n_layers: int = 6
-    n_heads: int = 8
-    n_kv_heads: int = 4
-    max_seq_len: int = 256
-    batch_size: int = 32
-    grad_accum: int = 1
-    lr: float = 2e-3
-    warmup_steps: int = 100
-    max_steps: int = 2000
-    weight_decay: float = 0.1
-    grad_clip: float = 1.0
-    val_fraction: float = 0.02
-    eval_interval: int = 200
-    save_interval: int = 200
-    seed: int = 1337
-    device: str = "auto"
-    export: str = ""  # also write best/ here as fp16 when done
-    resume: bool = False
-    stop_after: int = 0  # leave resumably after this many steps in this process (a long build in parts); 0: no limit
+    data: list[str] = field(default_factory=list, metadata={"help": "JSONL conversation files"})
+    run_dir: str = setting("runs/sft", "where last/, best/, config.json and metrics.jsonl go")
+    tokenizer: str = setting("", "an existing tokenizer.model; empty: train one on the data")
+    init: str = setting("", "start from this model spec (weights, tokenizer, chat format, architecture; overrides the two)")
+    scored: str = setting("all", 'loss on: "all" assistant replies, only the "last", or every user and assistant '
+                                 '"turns"')
+    vocab_size: int = setting(4096, "size of a newly trained tokenizer's vocabulary")
+    dim: int = setting(256, "model width")
+    n_layers: int = setting(6, "transformer blocks")
+    n_heads: int = setting(8, "attention heads")
+    n_kv_heads: int = setting(4, "key/value heads (grouped-query attention)")
+    max_seq_len: int = setting(256, "the model's context; longer conversations are cut to it")
+    batch_size: int = setting(32, "conversations per micro-batch")
+    grad_accum: int = setting(1, "micro-batches per optimizer step")
+    lr: float = setting(2e-3, "peak learning rate (cosine decay after the warmup)")
+    warmup_steps: int = setting(100, "steps of linear warmup to lr")
+    max_steps: int = setting(2000, "optimizer steps of the whole run")
+    weight_decay: float = setting(0.1, "AdamW weight decay (never on norms and embeddings)")
+    grad_clip: float = setting(1.0, "the gradient norm is clipped to this")
+    val_fraction: float = setting(0.02, "share of the conversations held out for the validation loss")
+    eval_interval: int = setting(200, "steps between validation losses (best/ keeps the lowest)")
+    save_interval: int = setting(200, "steps between saves of last/")
+    seed: int = setting(1337, "seeds the split, the tokenizer, the initial weights and the batch order")
+    device: str = setting("auto", DEVICE_HELP)
+    export: str = setting("", "also write best/ here as fp16 when done")
+    resume: bool = setting(False, "continue from run_dir's last/")
+    stop_after: int = setting(0, "leave resumably after this many steps in this process (a long build in parts); "
+                                 "0: no limit")
 
 
 def read_conversations(paths: list[str]) -> list[tuple[str, list[str], list[str]]]:

@@ -15,79 +15,29 @@ import signal
 import threading
 import time
 import traceback
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
 from .checkpoint import load_checkpoint, save_checkpoint
+from .config import ConfigError, TrainConfig
 from .data import Pair, collate, encode_examples, eval_batches, micro_batches, split_examples, step_batches
 from .device import autocast, pick_device
-from .dpo import LOSS_TYPES, dpo_loss, sequence_logps
+from .dpo import dpo_loss, sequence_logps
 from .generate import SamplingParams
 from .inference import ChatModel
 from .model import ModelError
 from .optim import load_train_state, lr_at, make_optimizer, save_train_state, seed_everything
-from .paths import ASSETS_DIR
-from .rundir import BEST, LAST, METRICS, REF_CACHE, REF_SAMPLES, SAMPLES, RunDir, sha256_file, write_json_atomic
+from .rundir import (BEST, CONFIG, LAST, METRICS, REF_CACHE, REF_SAMPLES, SAMPLES, RunDir, sha256_file,
+                     write_json_atomic)
 from .seed import load_seed_file
 from .spec import canonical, fingerprint, load_model
 
 # What a step or an eval reports (TRL's names), summed over pairs and processes, then divided by the pair count.
 PAIR_METRICS = ("loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins",
                 "logps/chosen", "logps/rejected", "nll_loss")
-
-
-@dataclass
-class TrainConfig:
-    data: str = ""  # seed-format preference file; relative paths are inside the run dir
-    eval_data: str = ""  # held-out seed file; empty: hold out eval_fraction of data
-    model: str = "tiny"  # reference (SFT) model spec (trainer.spec); the policy starts as a copy of it
-    run_dir: str = "runs/dpo"
-    eval_prompts: str = str(ASSETS_DIR / "eval_prompts.json")  # shipped prompts for side-by-side samples; "" none
-    loss_type: str = "sigmoid"  # sigmoid | ipo | hinge | robust
-    beta: float = 0.5
-    label_smoothing: float = 0.0  # ε of conservative (sigmoid) and robust DPO
-    length_norm: bool = True  # mean log-prob over response tokens; --no-length-norm: sums
-    nll_weight: float = 0.0  # adds weight × mean NLL of the accepted response (counters falling chosen log-probs)
-    lr: float = 2e-5  # β 0.5 on mean log-probs moves fast: from 5e-5 up replies got garbled (docs/DPO.md)
-    schedule: str = "cosine"  # or linear; both after a linear warmup
-    warmup_steps: int = 10
-    max_steps: int = 100
-    batch_size: int = 8  # pairs per optimizer step, over all processes and accumulation micro-steps
-    grad_accum: int = 1
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    max_len: int = 0  # prompt + response tokens; 0: the model's context
-    max_response_len: int = 96  # responses are capped here, then prompts lose their beginning to fit max_len
-    eval_fraction: float = 0.1  # used when eval_data is empty
-    eval_interval: int = 20
-    patience: int = 0  # evals without a better held-out (accuracy, -loss) before stopping early; 0: never
-    save_interval: int = 50  # last/ is also saved at every eval and at the end
-    ref_cache: bool = True  # reference log-probs computed once and cached; --no-ref-cache: a live reference forward
-    n_sample_prompts: int = 4  # held-out prompts sampled at every eval, besides eval_prompts
-    sample_temperature: float = 0.7
-    sample_max_new_tokens: int = 48
-    seed: int = 1337
-    device: str = "auto"
-
-    def __post_init__(self):
-        if self.loss_type not in LOSS_TYPES:
-            raise ValueError(f"unknown loss_type {self.loss_type!r}; expected one of {', '.join(LOSS_TYPES)}")
-        if self.schedule not in ("cosine", "linear"):
-            raise ValueError(f"schedule must be cosine or linear, not {self.schedule!r}")
-        if self.beta <= 0:
-            raise ValueError("beta must be positive")
-        if self.batch_size % self.grad_accum:
-            raise ValueError(f"batch_size {self.batch_size} must split evenly into grad_accum {self.grad_accum}")
-        if min(self.eval_interval, self.save_interval, self.max_steps) < 1:
-            raise ValueError("max_steps, eval_interval and save_interval must be at least 1")
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 class Stopped(Exception):
@@ -541,12 +491,27 @@ def prepare_run(cfg: TrainConfig) -> dict:
 
 
 def train_run_dir(run_dir: str | Path, resume: bool = False) -> str:
-    """Train from run_dir/config.json, after checking the data snapshots against their recorded sha256."""
+    """Train from run_dir/config.json. A config.json the trainer refuses (a bad setting, or data that no longer
+    matches its sha256) fails the run before anything is loaded: status.json gets the one-line reason, and the
+    ConfigError raised carries the same line."""
     rd = RunDir(run_dir)
-    raw = rd.read_config()
-    cfg = TrainConfig.from_dict({**raw, "run_dir": str(run_dir)})
-    for key in ("data", "eval_data"):
-        if raw.get(f"{key}_sha256") and sha256_file(rd.resolve(raw[key])) != raw[f"{key}_sha256"]:
-            rd.write_status(state="failed", error=f"{raw[key]} does not match the sha256 recorded in config.json")
-            return "failed"
+    try:
+        cfg = read_run_config(rd)
+    except ConfigError as e:
+        rd.write_status(state="failed", error=str(e))
+        raise
     return train(cfg, resume)
+
+
+def read_run_config(rd: RunDir) -> TrainConfig:
+    """The run's TrainConfig, after checking the data snapshots against the sha256 config.json recorded."""
+    try:
+        raw = rd.read_config()
+        hashes = {key: raw.pop(f"{key}_sha256", None) for key in ("data", "eval_data")}
+        cfg = TrainConfig.from_dict({**raw, "run_dir": str(rd.path)})
+    except ValueError as e:  # a ConfigError, or JSON that does not parse
+        raise ConfigError(f"{rd / CONFIG}: {e}") from None
+    for key, digest in hashes.items():
+        if digest and sha256_file(rd.resolve(raw[key])) != digest:
+            raise ConfigError(f"{raw[key]} does not match the sha256 recorded in {rd / CONFIG}")
+    return cfg

@@ -22,6 +22,7 @@ from studio.store import STATUSES, Store
 from studio.ui import annotate
 from studio.ui.chatfmt import notice
 from studio.ui.data import ANY, example_filter, facets
+from trainer.config import LOSS_TYPES
 from trainer.paths import ASSETS_DIR
 
 STORE, DEMO, FILE = "store", "demo", "file"
@@ -52,8 +53,6 @@ FORM = ("loss_type", "beta", "length_norm", "lr", "train_for", "amount", "batch_
         "eval_interval", "patience", "seed", "warmup_steps", "nll_weight", "label_smoothing", "sample_max_new_tokens",
         "n_sample_prompts")
 DATA_FORM = ("data_source", "annotator", "status", "source", "text", "file")
-INTEGER_SETTINGS = ("batch_size", "eval_interval", "patience", "seed", "warmup_steps", "sample_max_new_tokens",
-                    "n_sample_prompts")
 
 
 # ------------------------------------------------------------------------------------------------ formatting
@@ -86,15 +85,12 @@ def form_values(settings: dict) -> dict:
 
 
 def run_settings(form: dict) -> dict:
-    """The form's values as run settings: numbers typed, 'amount' as max_steps or epochs."""
+    """The form's values as run settings, each of its trainer field's type (the browser sends 8.0 for 8); 'amount'
+    as max_steps or epochs."""
     empty = [k.replace("_", " ") for k in FORM if form.get(k) in (None, "")]
     if empty:
         raise runs.RunError(f"Fill in every setting: {', '.join(empty)} {'is' if len(empty) == 1 else 'are'} empty.")
-    settings = {k: v for k, v in form.items() if k not in ("train_for", "amount")}
-    for key in INTEGER_SETTINGS:
-        settings[key] = int(settings[key])
-    settings.update(beta=float(form["beta"]), lr=float(form["lr"]), eval_fraction=float(form["eval_fraction"]),
-                    length_norm=bool(form["length_norm"]))
+    settings = {k: type(runs.DEFAULTS[k])(v) for k, v in form.items() if k not in ("train_for", "amount")}
     if form["train_for"] == "epochs":
         settings["epochs"] = float(form["amount"])
     else:
@@ -266,7 +262,7 @@ def _base_and_settings(c, settings):
     with gr.Accordion("Settings", open=True, elem_id="run-settings"):
         with gr.Row():
             c["beta"] = gr.Number(d["beta"], label="β (KL strength)", minimum=0.001, step=0.05, elem_id="beta")
-            c["loss_type"] = gr.Dropdown(list(runs.LOSS_TYPES), value=d["loss_type"], label="Loss type",
+            c["loss_type"] = gr.Dropdown(list(LOSS_TYPES), value=d["loss_type"], label="Loss type",
                                          elem_id="loss-type")
             c["length_norm"] = gr.Checkbox(d["length_norm"], label="Length normalisation (mean log-prob per token)",
                                            elem_id="length-norm")
