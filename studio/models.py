@@ -1,8 +1,9 @@
-"""The checkpoints the studio samples from: found on disk, loaded once, cached per path.
+"""The models the studio samples from: named by a model spec (trainer.spec), loaded once, cached per spec.
 
-A checkpoint is a directory with model.safetensors (see trainer.checkpoint). The choices are the model the studio
-was started with plus the last/best checkpoints of every run under the runs directory. A cached model is reloaded
-when its weights file changes, so a run's `last` checkpoint is always the current one.
+The choices are the model the studio was started with, the other shipped models (the embedded tiny one, and
+SmolLM2-135M-Instruct when its package is installed), and the best/last checkpoints of every run under the runs
+directory. A cached model is reloaded when one of its files changes, so a run's `last` checkpoint is always the
+current one.
 """
 from __future__ import annotations
 
@@ -12,38 +13,53 @@ from pathlib import Path
 
 from trainer.generate import SamplingParams
 from trainer.inference import ChatModel
+from trainer.model import ModelError
 from trainer.rundir import BEST, LAST
+from trainer.spec import NAMES, SMOLLM2, canonical, model_files, smollm2_file
 
 WEIGHTS = "model.safetensors"
-_cache: dict[Path, tuple[float, ChatModel]] = {}
+LABELS = {"tiny": "tiny (embedded, 5.5M)", SMOLLM2: "SmolLM2-135M-Instruct"}
+_cache: dict[str, tuple[float, ChatModel]] = {}
 _lock = threading.Lock()
 
 
 class ModelUnavailable(ValueError):
-    """No usable checkpoint at the path; the message says what to do."""
+    """No usable model for the spec; the message says what to do."""
 
 
 def is_checkpoint(path) -> bool:
+    """A run's checkpoint directory that has been written (its weights are there)."""
     return (Path(path) / WEIGHTS).is_file()
 
 
-def load(path, device: str = "auto") -> ChatModel:
-    """The model at `path`, loaded on first use and kept; loads are serialized so each happens once."""
-    path = Path(path).resolve()
-    if not is_checkpoint(path):
-        raise ModelUnavailable(f"no checkpoint at {path} (it needs {WEIGHTS}); start the studio with "
-                               "--model DIR or pick another checkpoint")
-    stamp = (path / WEIGHTS).stat().st_mtime
-    with _lock:
-        cached = _cache.get(path)
-        if cached is None or cached[0] != stamp:
-            _cache[path] = (stamp, ChatModel.load(path, device))
-        return _cache[path][1]
+def load(spec, device: str = "auto") -> ChatModel:
+    """The model `spec` names, loaded on first use and kept; loads are serialized so each happens once."""
+    try:
+        key = canonical(spec)
+        stamp = max(f.stat().st_mtime for f in model_files(key))
+        with _lock:
+            cached = _cache.get(key)
+            if cached is None or cached[0] != stamp:
+                _cache[key] = (stamp, ChatModel.load(key, device))
+            return _cache[key][1]
+    except (ModelError, OSError) as e:
+        raise ModelUnavailable(f"{e}. Start the studio with --model SPEC or pick another model.") from None
+
+
+def label(spec: str) -> str:
+    return LABELS.get(spec) or Path(spec).name
+
+
+def shipped() -> list[str]:
+    """The short names that can be loaded here."""
+    return [name for name in NAMES if name != SMOLLM2 or smollm2_file()]
 
 
 def choices(default_model, runs_dir) -> list[tuple[str, str]]:
-    """(label, path) of every checkpoint to sample from: the default model first, then each run's best and last."""
-    found = [("default model", str(default_model))]
+    """(label, spec) of every model to sample from: the studio's model first, the shipped ones, then each run's
+    best and last checkpoints."""
+    first = str(default_model)
+    found = [(f"default · {label(first)}", first)] + [(label(n), n) for n in shipped() if n != first]
     runs = Path(runs_dir)
     for run in sorted(runs.iterdir()) if runs.is_dir() else []:
         for name in (BEST, LAST):

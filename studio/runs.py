@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,8 +27,11 @@ from studio.formats import export_file
 from studio.store import ExampleFilter, Store
 from trainer.checkpoint import read_meta
 from trainer.config import ConfigError, TrainConfig, steps_for_epochs
+from trainer.export import export_model
+from trainer.model import ModelError
 from trainer.rundir import BEST, CONFIG, FINAL_STATES, LAST, LOG, RunDir, process_alive, write_json_atomic
 from trainer.seed import load_seed_file
+from trainer.spec import canonical
 
 STUDIO = "studio.json"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -82,10 +86,11 @@ def create_run(runs_dir, settings: dict, base_model, *, store: Store | None = No
     settings = dict(settings)
     epochs = settings.pop("epochs", None)
     with trainer_checks():
-        config = TrainConfig.from_dict({**settings, "model": str(Path(base_model).resolve())})
-    if not models.is_checkpoint(base_model):
-        raise RunError(f"No checkpoint at {base_model}: pick the default model, a run's checkpoint, or a folder "
-                       "with model.safetensors.")
+        config = TrainConfig.from_dict(settings)
+    try:
+        config = replace(config, model=canonical(base_model))
+    except ModelError as e:
+        raise RunError(f"Base model: {e}") from None
     runs_dir = Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=runs_dir, prefix=".snapshot-") as tmp:
@@ -311,6 +316,21 @@ def checkpoints(run_dir) -> list[tuple[str, str]]:
             step = read_meta(rd / name).get("dpo_step")
             found.append((f"{Path(name).name} (step {step})", str(rd / name)))
     return found
+
+
+def export_checkpoint(run_dir, which: str, fmt: str, dtype: str = "") -> Path:
+    """A run's best or last checkpoint as one file to download: a GGUF file, or a zip of the Hugging Face
+    directory. Written to a fresh temporary folder, as the Data tab's exports are."""
+    source = RunDir(run_dir) / {"best": BEST, "last": LAST}[which]
+    if not models.is_checkpoint(source):
+        raise RunError(f"{Path(run_dir).name} has no {which} checkpoint yet.")
+    out = Path(tempfile.mkdtemp(prefix="dpo-studio-model-")) / f"{Path(run_dir).name}-{which}"
+    try:
+        if fmt == "gguf":
+            return export_model(str(source), out.with_suffix(".gguf"), "gguf", dtype)
+        return Path(shutil.make_archive(str(out), "zip", export_model(str(source), out, "hf", dtype)))
+    except ModelError as e:
+        raise RunError(f"Export: {e}") from None
 
 
 def reference_model(run_dir) -> str:

@@ -6,14 +6,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trainer.paths import ASSETS_DIR, DEFAULT_MODEL_DIR
+from trainer.paths import ASSETS_DIR
+from trainer.spec import default_spec
 
 
 @dataclass
 class Settings:
     db: Path = Path("studio.db")
     runs_dir: Path = Path("runs")
-    model: Path = DEFAULT_MODEL_DIR
+    model: str = field(default_factory=default_spec)  # a model spec: SmolLM2 when its package is installed
     host: str = "127.0.0.1"
     port: int = 7860
     auth: list[tuple[str, str]] = field(default_factory=list)  # empty: no login, annotators type their name
@@ -21,7 +22,7 @@ class Settings:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "Settings":
-        return cls(db=Path(args.db), runs_dir=Path(args.runs_dir), model=Path(args.model), host=args.host,
+        return cls(db=Path(args.db), runs_dir=Path(args.runs_dir), model=args.model, host=args.host,
                    port=args.port, auth=parse_auth(args.auth), guidelines=Path(args.guidelines))
 
 
@@ -47,7 +48,8 @@ def add_settings_args(p: argparse.ArgumentParser) -> None:
     d = Settings()
     p.add_argument("--db", default=env("DPO_STUDIO_DB", str(d.db)), help="SQLite file (created if missing)")
     p.add_argument("--runs-dir", default=env("DPO_STUDIO_RUNS", str(d.runs_dir)), help="where training runs live")
-    p.add_argument("--model", default=env("DPO_STUDIO_MODEL", str(d.model)), help="checkpoint for candidates")
+    p.add_argument("--model", default=env("DPO_STUDIO_MODEL", str(d.model)), help="model for candidates and the default base model: tiny, smollm2-135m-instruct, a checkpoint "
+                        "or Hugging Face directory, or a .gguf file (default: SmolLM2 when installed, else tiny)")
     p.add_argument("--host", default=env("DPO_STUDIO_HOST", d.host), help="bind address (default: this machine only)")
     p.add_argument("--port", type=int, default=int(env("DPO_STUDIO_PORT", d.port)))
     p.add_argument("--auth", action="append", default=[], metavar="FILE|USER:PASS",

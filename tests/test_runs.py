@@ -95,7 +95,7 @@ def test_bad_requests_are_refused_before_anything_is_written(tmp_path, tiny_chec
         runs.create_run(tmp_path / "runs", {"beta": 0, "batch_size": 0}, tiny_checkpoint, data_file=data_file)
     with pytest.raises(runs.RunError, match="epochs must be above 0"):
         runs.create_run(tmp_path / "runs", {"epochs": 0}, tiny_checkpoint, data_file=data_file)
-    with pytest.raises(runs.RunError, match="No checkpoint at"):
+    with pytest.raises(runs.RunError, match="Base model: .*not a model directory"):
         runs.create_run(tmp_path / "runs", {}, tmp_path, data_file=data_file)
     with pytest.raises(runs.RunError, match="holds 0 examples"):
         runs.create_run(tmp_path / "runs", {}, tiny_checkpoint, store=store)

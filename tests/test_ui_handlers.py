@@ -12,6 +12,7 @@ from studio.store import ExampleFilter, Store
 from studio.ui import annotate, chatfmt, data
 from studio.ui.annotate import RANKS, TEXTS, Refused, new_draft
 from trainer.seed import load_seed_file
+from trainer.spec import smollm2_file
 
 XSS = '<img src=x onerror="alert(1)"> <script>alert(2)</script>'
 
@@ -242,7 +243,7 @@ def test_text_is_stored_as_a_text_box_holds_it(store, sampling, monkeypatch):
 
 def test_a_missing_model_commits_nothing(store, sampling, tmp_path):
     draft = new_draft(user="Hi")
-    with pytest.raises(models.ModelUnavailable, match="no checkpoint"):
+    with pytest.raises(models.ModelUnavailable, match="no such file or directory"):
         annotate.sample(store, "ann", draft, {**sampling, "model": str(tmp_path / "nothing")})
     assert store.list_conversations() == []
 
@@ -405,12 +406,13 @@ def test_export_writes_a_file_the_trainer_can_load(store):
 
 # --------------------------------------------------------------------------------------------------- models
 
-def test_models_are_cached_per_checkpoint_and_listed_with_runs(tiny_checkpoint, tmp_path):
+def test_models_are_cached_per_spec_and_listed_with_the_shipped_ones_and_runs(tiny_checkpoint, tmp_path):
     assert models.load(tiny_checkpoint) is models.load(str(tiny_checkpoint))
     run = tmp_path / "runs" / "run-1"
     (run / "checkpoints").mkdir(parents=True)
     (run / "checkpoints" / "best").symlink_to(tiny_checkpoint, target_is_directory=True)
-    assert models.choices("assets/default-model", tmp_path / "runs") == [
-        ("default model", "assets/default-model"), ("run-1 · best", str(run / "checkpoints" / "best"))]
-    with pytest.raises(models.ModelUnavailable, match="no checkpoint"):
+    shipped = [("SmolLM2-135M-Instruct", "smollm2-135m-instruct")] if smollm2_file() else []
+    assert models.choices("tiny", tmp_path / "runs") == [
+        ("default · tiny (embedded, 5.5M)", "tiny"), *shipped, ("run-1 · best", str(run / "checkpoints" / "best"))]
+    with pytest.raises(models.ModelUnavailable, match="not a model directory"):
         models.load(tmp_path)

@@ -120,7 +120,7 @@ def test_start_from_the_form_then_watch_it_complete(store, settings, monkeypatch
     assert list(loss[loss.series == "train"].step) == [1, 2, 3, 4, 5, 6]
     assert list(loss[loss.series == "eval"].step) == [0, 3, 6]
     [row] = train.runs_table(settings.runs_dir)
-    assert row[:3] == [run_id, "completed", 8] and row[6] == "6/6" and row[7] == "default model"
+    assert row[:3] == [run_id, "completed", 8] and row[6] == "6/6" and row[7] == "default · tiny"
     assert row[8] == "store (annotator ann, status done)" and row[9] == "ann"
     assert float(row[3]) == max(loss_row["eval_rewards/accuracies"] for loss_row in RunDir(settings.runs_dir / run_id)
                                 .read_metrics() if "eval_rewards/accuracies" in loss_row)

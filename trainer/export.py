@@ -22,7 +22,7 @@ def export_model(spec: str, out: str | Path, fmt: str, dtype: str = "") -> Path:
         raise ModelError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     dtype = dtype or ("f32" if fmt == "hf" else "f16")
     if fmt == "hf" and dtype not in HF_DTYPES:
-        raise ModelError(f"--dtype for hf must be one of {', '.join(HF_DTYPES)}, not {dtype!r}")
+        raise ModelError(f"Hugging Face weights are {', '.join(HF_DTYPES)}, not {dtype!r}")
     model, chat, _ = load_model(spec)
     if not isinstance(chat, TemplateChat):
         raise ModelError(f"{spec}: only models with a Hugging Face tokenizer and chat template can be exported; "

@@ -257,7 +257,8 @@ def _base_and_settings(c, settings):
     choices = models.choices(settings.model, settings.runs_dir)
     c["base"] = gr.Dropdown(choices, value=choices[0][1], label="Base model (the reference; the policy starts as it)",
                             allow_custom_value=True, elem_id="base-model",
-                            info="The default model, a run's checkpoint, or type any checkpoint folder")
+                            info="A shipped model, a run's checkpoint, or type any model: a checkpoint or Hugging Face "
+                                 "folder, or a .gguf file")
     d = runs.DEFAULTS
     with gr.Accordion("Settings", open=True, elem_id="run-settings"):
         with gr.Row():
@@ -313,6 +314,16 @@ def _live_panel(c):
                 c["plots"].append(gr.LinePlot(x="step", y="value", color="series", color_map=SERIES_COLORS,
                                               colors_in_legend=[], title=title, label=title, height=260,
                                               elem_id="plot-" + slug(title)))
+    with gr.Accordion("Export the run's model (Hugging Face or GGUF, for transformers, vLLM, llama.cpp, Ollama)",
+                      open=False, elem_id="export-model"):
+        with gr.Row(equal_height=True):
+            c["export_which"] = gr.Radio(["best", "last"], value="best", label="Checkpoint", elem_id="export-which")
+            c["export_format"] = gr.Radio(["gguf", "hf"], value="gguf", label="Format", elem_id="export-format")
+            c["export_dtype"] = gr.Dropdown(["f16", "bf16", "f32", "q8_0"], value="f16", label="Weights",
+                                            elem_id="export-dtype")
+            c["export"] = gr.Button("Export", size="sm", elem_id="export-model-btn")
+        c["export_notice"] = gr.Markdown(elem_id="export-notice")
+        c["export_file"] = gr.DownloadButton("Download", visible=False, elem_id="download-model")
     c["timer"] = gr.Timer(TICK_S, active=False)
 
 
@@ -360,6 +371,18 @@ def _wire(store: Store, settings, c: dict, name, loaded, tab):
 
     c["stop"].click(act(stop_run), c["run"], [c["notice"], *listing], api_name="stop_run")
     c["resume"].click(act(resume_run), c["run"], [c["notice"], *listing], api_name="resume_run")
+
+    def export(run_id, which, fmt, dtype):
+        try:
+            path = runs.export_checkpoint(runs.find(settings.runs_dir, run_id), which, fmt, dtype)
+        except (ValueError, OSError) as e:
+            return notice(str(e), ok=False), gr.update(visible=False)
+        size = path.stat().st_size / 2**20
+        return notice(f"Exported {run_id}'s {which} checkpoint: {path.name}, {size:.0f} MiB."), \
+            gr.update(value=str(path), visible=True)
+
+    c["export"].click(export, [c["run"], c["export_which"], c["export_format"], c["export_dtype"]],
+                      [c["export_notice"], c["export_file"]], api_name="export_model")
 
     def start(request: gr.Request, name_value, base, *values):
         data, form_ = dict(zip(DATA_FORM, values[:len(DATA_FORM)])), dict(zip(FORM, values[len(DATA_FORM):]))
