@@ -213,3 +213,32 @@ def test_smollm2_splits_digits_one_by_one_as_its_pretokenizer_says(smollm2):
     chat = smollm2[1]
     pieces = [chat.tokenizer.id_to_token(i) for i in chat.tokenizer.encode("It costs 125 dollars").ids]
     assert pieces[-4:-1] == ["1", "2", "5"]
+
+
+@needs_smollm2
+@pytest.mark.slow
+def test_three_dpo_steps_from_smollm2_start_at_ln2_and_export_to_transformers(tmp_path, smollm2):
+    import math
+    import subprocess
+    import sys
+
+    from trainer.paths import ASSETS_DIR
+    from trainer.rundir import LAST, RunDir
+    pairs = json.loads((ASSETS_DIR / "demo_pairs.json").read_text())[:6]
+    (tmp_path / "pairs.json").write_text(json.dumps(pairs))
+    out = subprocess.run([sys.executable, "-m", "trainer", "train", "--data", str(tmp_path / "pairs.json"),
+                          "--model", "smollm2-135m-instruct", "--run-dir", str(tmp_path / "run"), "--max-steps", "3",
+                          "--batch-size", "2", "--eval-fraction", "0.34", "--eval-interval", "3", "--eval-prompts", "",
+                          "--n-sample-prompts", "1", "--sample-max-new-tokens", "8", "--device", "cpu"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rd = RunDir(tmp_path / "run")
+    assert rd.read_status()["state"] == "completed" and rd.read_config()["model"] == "smollm2-135m-instruct"
+    metrics = rd.read_metrics()
+    assert metrics[0]["step"] == 0 and metrics[0]["eval_loss"] == pytest.approx(math.log(2), abs=1e-6)
+    assert [m["step"] for m in metrics if "loss" in m] == [1, 2, 3]
+    policy = rd / LAST
+    assert load_model(policy)[1].render(*CONVERSATIONS[1]) == smollm2[1].render(*CONVERSATIONS[1])
+    exported = export_model(str(policy), tmp_path / "hf", "hf")
+    ids = smollm2[1].render(*CONVERSATIONS[1])[0]
+    assert (hf_logits(exported, ids) - our_logits(policy, ids)).abs().max() <= 1e-4
