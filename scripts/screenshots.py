@@ -1,6 +1,6 @@
 """Screenshots of the real studio for docs/STUDIO.md.
 
-    python scripts/screenshots.py [--model DIR] [--out docs/img] [--tabs annotate data train compare]
+    python scripts/screenshots.py [--model SPEC] [--out docs/img] [--tabs annotate data train compare]
 
 Serves the studio on a scratch database holding the demo pairs and a few queued prompts, drives it in headless
 Debian chromium the way an annotator would (write a two-turn pair, rank sampled candidates with an edit, open an
@@ -25,7 +25,8 @@ from studio.formats import import_file  # noqa: E402
 from studio.settings import Settings  # noqa: E402
 from studio.store import Store  # noqa: E402
 from studio.ui.app import launch  # noqa: E402
-from trainer.paths import ASSETS_DIR, DEFAULT_MODEL_DIR  # noqa: E402
+from trainer.paths import ASSETS_DIR  # noqa: E402
+from trainer.spec import default_spec  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check"]
@@ -128,7 +129,8 @@ STEPS = {"annotate": annotate, "data": data_tab, "train": train_tab, "compare": 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="checkpoint to sample candidates from")
+    parser.add_argument("--model", default=default_spec(), help="model spec to sample candidates from (default: the "
+                        "studio's default, SmolLM2 when installed)")
     parser.add_argument("--out", default="docs/img", help="where the PNGs go")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--tabs", nargs="+", choices=list(STEPS), default=list(STEPS),
@@ -137,7 +139,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(db=seeded_store(Path(folder)), runs_dir=Path(folder) / "runs", model=Path(args.model))
+        settings = Settings(db=seeded_store(Path(folder)), runs_dir=Path(folder) / "runs", model=args.model)
         demo = launch(settings, server_port=None, prevent_thread_lock=True, quiet=True)  # the first free port
         try:
             with sync_playwright() as playwright:

@@ -661,7 +661,9 @@ def build(store: Store, settings, name: gr.Textbox, loaded) -> None:
             with gr.Row():
                 c["template_choice"] = gr.Radio([("Default (CUSTOM)", CUSTOM), ("Custom", CUSTOM_TEXT)],
                                                 value=CUSTOM, label="System prompt", scale=1,
-                                                info=default_system_prompt(), elem_id="template-choice")
+                                                info="Default: each model's own (a real model's chat template "
+                                                     f"says it; the embedded model's is “{default_system_prompt()}”)",
+                                                elem_id="template-choice")
                 c["template_text"] = gr.Textbox(label="Custom system prompt", lines=2, visible=False, scale=2,
                                                 elem_id="template-text")
             c["chat"] = chat_view("Conversation so far", height=260, elem_id="chat")
