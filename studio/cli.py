@@ -35,10 +35,14 @@ def add_serve_command(sub) -> None:
 
 
 def run_serve(args) -> int:
+    from trainer.spec import resolve
+
     from .settings import Settings
     from .ui.app import launch
 
-    launch(Settings.from_args(args))
+    settings = Settings.from_args(args)
+    resolve(settings.model)  # a model that cannot be found stops the start with its reason (exit 1)
+    launch(settings)
     return 0
 
 

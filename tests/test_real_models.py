@@ -166,9 +166,14 @@ def test_cli_errors_are_one_line_and_exit_1(tmp_path, capsys):
     from trainer.cli import main
     assert main(["sample", "--model", str(tmp_path / "nope"), "--prompt", "hi"]) == 1
     assert main(["export", "--model", "tiny", "--out", str(tmp_path / "x"), "--format", "hf"]) == 1
+    from studio.cli import main as studio_main
+    assert studio_main(["serve", "--model", str(tmp_path / "nope"), "--db", str(tmp_path / "s.db")]) == 1
+    assert studio_main(["export-model", "--model", "tiny", "--out", str(tmp_path / "x"), "--format", "gguf"]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("error: ") and "no such file or directory" in err[0]
     assert err[1].startswith("error: tiny: only models with a Hugging Face tokenizer")
+    assert err[2].startswith("error: ") and "no such file or directory" in err[2] and not (tmp_path / "s.db").exists()
+    assert err[3] == err[1] and len(err) == 4
 
 
 def test_a_template_that_breaks_is_a_clear_error(tmp_path):

@@ -703,7 +703,9 @@ def _sampling_panel(c, settings):
     choices = models.choices(settings.model, settings.runs_dir)
     with gr.Accordion("Model and sampling", open=False, elem_id="sampling"):
         with gr.Row():
-            c["model"] = gr.Dropdown(choices, value=choices[0][1], label="Checkpoint", scale=3, elem_id="model")
+            c["model"] = gr.Dropdown(choices, value=choices[0][1], label="Model", scale=3, elem_id="model",
+                                     allow_custom_value=True,
+                                     info="A shipped model, a run's checkpoint, or type any model spec")
             c["find_checkpoints"] = gr.Button("↻ Find new checkpoints", size="sm", scale=0, min_width=120,
                                               elem_id="find-checkpoints")
             c["n"] = gr.Slider(MIN_SAMPLES, MAX_SAMPLES, value=3, step=1, label="Candidates to sample",
