@@ -14,9 +14,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_studio(folder: Path, model: Path, **settings):
+def running_studio(folder: Path, model, **settings):
     """Yield (url, settings) of a studio serving a fresh database in `folder`; stopped afterwards."""
-    settings = Settings(db=folder / "studio.db", runs_dir=folder / "runs", model=Path(model), port=free_port(),
+    settings = Settings(db=folder / "studio.db", runs_dir=folder / "runs", model=str(model), port=free_port(),
                         **settings)
     demo = launch(settings, prevent_thread_lock=True, quiet=True)
     try:

@@ -281,7 +281,7 @@ def _base_and_settings(c, settings):
             c["patience"] = gr.Number(d["patience"], label="Early-stopping patience (evals; 0 off)", precision=0,
                                       minimum=0, elem_id="patience")
             c["seed"] = gr.Number(d["seed"], label="Seed", precision=0, elem_id="train-seed")
-        with gr.Accordion("More", open=False):
+        with gr.Accordion("More", open=False, elem_id="more-settings"):
             with gr.Row():
                 c["warmup_steps"] = gr.Number(d["warmup_steps"], label="Warmup steps", precision=0, minimum=0)
                 c["nll_weight"] = gr.Number(d["nll_weight"], label="NLL weight on the chosen reply", minimum=0)
@@ -289,9 +289,9 @@ def _base_and_settings(c, settings):
                                                  maximum=0.49)
             with gr.Row():
                 c["sample_max_new_tokens"] = gr.Number(d["sample_max_new_tokens"], label="Sample length (tokens)",
-                                                       precision=0, minimum=1)
+                                                       precision=0, minimum=1, elem_id="sample-length")
                 c["n_sample_prompts"] = gr.Number(d["n_sample_prompts"], label="Held-out prompts sampled per eval",
-                                                  precision=0, minimum=0)
+                                                  precision=0, minimum=0, elem_id="n-sample-prompts")
 
 
 def _live_panel(c):
