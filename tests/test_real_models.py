@@ -247,3 +247,32 @@ def test_three_dpo_steps_from_smollm2_start_at_ln2_and_export_to_transformers(tm
     exported = export_model(str(policy), tmp_path / "hf", "hf")
     ids = smollm2[1].render(*CONVERSATIONS[1])[0]
     assert (hf_logits(exported, ids) - our_logits(policy, ids)).abs().max() <= 1e-4
+
+
+def test_broken_weights_are_named_with_the_file_and_what_is_wrong(tmp_path, tiny_checkpoint):
+    from safetensors.torch import load_file, save_file
+    cut = shutil.copytree(tiny_checkpoint, tmp_path / "cut")
+    data = (cut / "model.safetensors").read_bytes()
+    (cut / "model.safetensors").write_bytes(data[:len(data) // 2])  # a save that never finished
+    with pytest.raises(ValueError, match=r"cut/model.safetensors: not a complete safetensors file"):
+        load_model(cut)
+    nan = shutil.copytree(tiny_checkpoint, tmp_path / "nan")
+    state = load_file(tiny_checkpoint / "model.safetensors")
+    state["layers.1.mlp.w_up.weight"][3, 4] = float("nan")
+    save_file(state, nan / "model.safetensors")
+    with pytest.raises(ValueError, match=r"weight layers.1.mlp.w_up.weight holds NaN or infinite values"):
+        load_model(nan)
+    odd = shutil.copytree(tiny_checkpoint, tmp_path / "odd")
+    config = json.loads((odd / "config.json").read_text())
+    config["model"]["dim"] = 64
+    (odd / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"the weights do not match the model's config: .*embed.weight is"):
+        load_model(odd)
+    (tmp_path / "junk.gguf").write_bytes(b"GGUF" + b"\x00" * 20)
+    with pytest.raises(ValueError, match="not a readable GGUF file"):
+        load_model(tmp_path / "junk.gguf")
+    hf = build(tmp_path / "hf", "llama")
+    hf_config = json.loads((hf / "config.json").read_text())
+    (hf / "config.json").write_text(json.dumps(hf_config | {"num_attention_heads": 8, "num_key_value_heads": 8}))
+    with pytest.raises(ValueError, match="do not match"):
+        load_model(hf)

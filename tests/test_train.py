@@ -2,7 +2,6 @@
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -171,11 +170,10 @@ def test_a_model_that_cannot_be_loaded_fails_the_run_with_one_line(tmp_path, dat
 
 
 def test_an_exception_marks_the_run_failed_with_the_traceback_tail(tmp_path, data_file, tiny_checkpoint):
-    broken = tmp_path / "broken"
-    shutil.copytree(tiny_checkpoint, broken)
-    (broken / "model.safetensors").write_bytes(b"not safetensors")
+    (tmp_path / "prompts.json").write_text("[{")  # an unexpected failure, midway through setup
     rd = RunDir(tmp_path / "run")
-    rd.prepare(asdict(TrainConfig(model=str(broken), eval_prompts="", device="cpu")), data_file)
+    rd.prepare(asdict(TrainConfig(model=str(tiny_checkpoint), eval_prompts=str(tmp_path / "prompts.json"),
+                                  device="cpu")), data_file)
     assert run_trainer("--run-dir", rd.path).returncode == 1
     status = rd.read_status()
     assert status["state"] == "failed" and "Traceback" in status["error"]

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .chat import Chat, MarkerChat
 from .chat_template import TOKENIZER_JSON, TemplateChat
-from .model import ModelConfig, Transformer
+from .model import ModelConfig, ModelError, Transformer
 from .tokenizer import Tokenizer
 
 CONFIG, WEIGHTS = "config.json", "model.safetensors"
@@ -63,10 +64,23 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu",
             path = old
         else:
             raise FileNotFoundError(f"{path} is not a checkpoint directory (no {CONFIG})")
-    config = json.loads((path / CONFIG).read_text())
-    state = {k: v.to(dtype) for k, v in load_file(path / WEIGHTS).items()}
-    model = Transformer.from_state(ModelConfig.from_dict(config["model"]), state).to(device).eval()
+    try:
+        config = json.loads((path / CONFIG).read_text())
+        cfg = ModelConfig.from_dict(config["model"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise ModelError(f"{path / CONFIG}: not a checkpoint config ({e})") from None
+    state = {k: v.to(dtype) for k, v in read_safetensors(path / WEIGHTS).items()}
+    model = Transformer.from_state(cfg, state, where=str(path / WEIGHTS)).to(device).eval()
     return model, load_chat(path), config.get("meta", {})
+
+
+def read_safetensors(file: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(file)
+    except FileNotFoundError:
+        raise ModelError(f"{file}: missing") from None
+    except SafetensorError as e:
+        raise ModelError(f"{file}: not a complete safetensors file ({e}); it was cut short or corrupted") from None
 
 
 def load_chat(folder: Path) -> Chat:

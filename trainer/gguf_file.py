@@ -103,7 +103,10 @@ def chat_from_gguf(reader: GGUFReader, where: Path) -> TemplateChat:
 
 def load_gguf(path: str | Path, dtype=torch.float32) -> tuple[Transformer, TemplateChat]:
     path = Path(path)
-    reader = GGUFReader(path)
+    try:
+        reader = GGUFReader(path)
+    except (ValueError, OSError, IndexError) as e:
+        raise UnsupportedModel(f"{path}: not a readable GGUF file ({e})") from None
     cfg = config_from_gguf(reader, path)
     chat = chat_from_gguf(reader, path)
     raw = {t.name: dequantized(t) for t in reader.tensors}
@@ -122,7 +125,7 @@ def load_gguf(path: str | Path, dtype=torch.float32) -> tuple[Transformer, Templ
         raise UnsupportedModel(f"{path}: the file lacks tensor {e.args[0]}") from None
     if raw:
         raise UnsupportedModel(f"{path}: tensors this architecture does not use: {', '.join(sorted(raw)[:5])}")
-    return Transformer.from_state(cfg, {k: v.to(dtype) for k, v in state.items()}), chat
+    return Transformer.from_state(cfg, {k: v.to(dtype) for k, v in state.items()}, where=str(path)), chat
 
 
 # ------------------------------------------------------------------------------------------------ out

@@ -12,9 +12,10 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from .chat_template import TemplateChat
+from .checkpoint import read_safetensors
 from .model import ModelConfig, ModelError, Transformer
 
 ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM")
@@ -140,13 +141,13 @@ def state_to_hf(model: Transformer) -> dict[str, torch.Tensor]:
 
 def read_weights(path: Path) -> dict[str, torch.Tensor]:
     if (path / WEIGHTS).is_file():
-        return load_file(path / WEIGHTS)
+        return read_safetensors(path / WEIGHTS)
     if (path / INDEX).is_file():
         shards = sorted(set(json.loads((path / INDEX).read_text())["weight_map"].values()))
         missing = [s for s in shards if not (path / s).is_file()]
         if missing:
             raise UnsupportedModel(f"{path}: shards listed in {INDEX} are missing: {', '.join(missing)}")
-        return {k: v for shard in shards for k, v in load_file(path / shard).items()}
+        return {k: v for shard in shards for k, v in read_safetensors(path / shard).items()}
     found = "pytorch_model.bin (pickle, never loaded here)" if list(path.glob("*.bin")) else "no weights"
     raise UnsupportedModel(f"{path}: needs {WEIGHTS} or {INDEX}; found {found}")
 
@@ -161,7 +162,9 @@ def load_hf(path: str | Path, dtype=torch.float32) -> tuple[Transformer, Templat
         state = state_from_hf(read_weights(path), cfg)
     except KeyError as e:
         raise UnsupportedModel(f"{path}: the weights lack {e.args[0]}") from None
-    return Transformer.from_state(cfg, {k: v.to(dtype) for k, v in state.items()}), chat
+    except RuntimeError as e:  # a q/k matrix that cannot be split into config.json's heads
+        raise UnsupportedModel(f"{path}: the weights do not match config.json ({e})") from None
+    return Transformer.from_state(cfg, {k: v.to(dtype) for k, v in state.items()}, where=str(path)), chat
 
 
 def save_hf(model: Transformer, chat: TemplateChat, out: str | Path, dtype: torch.dtype) -> Path:

@@ -52,6 +52,21 @@ class ModelConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+def check_weights(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor], where: str) -> None:
+    """Every weight the config needs, of its shape, and finite: a model that fails here would fail later, less
+    clearly (a shape error mid-load, or "probability tensor contains inf" at the first sample)."""
+    missing, extra = sorted(expected.keys() - state.keys()), sorted(state.keys() - expected.keys())
+    wrong = [f"{k} is {tuple(state[k].shape)}, not {tuple(expected[k].shape)}"
+             for k in sorted(expected.keys() & state.keys()) if state[k].shape != expected[k].shape]
+    problems = ([f"missing {', '.join(missing[:3])}"] if missing else []) + \
+               ([f"unexpected {', '.join(extra[:3])}"] if extra else []) + wrong[:3]
+    if problems:
+        raise ModelError(f"{where}: the weights do not match the model's config: {'; '.join(problems)}")
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise ModelError(f"{where}: weight {name} holds NaN or infinite values")
+
+
 class RMSNorm(nn.Module):
     def __init__(self, dim: int, eps: float):
         super().__init__()
@@ -175,12 +190,14 @@ class Transformer(nn.Module):
                 nn.init.normal_(p, std=0.02 / math.sqrt(2 * cfg.n_layers))
 
     @classmethod
-    def from_state(cls, cfg: ModelConfig, state: dict[str, torch.Tensor]) -> "Transformer":
-        """A model holding exactly these weights, built without a random initialisation to throw away."""
+    def from_state(cls, cfg: ModelConfig, state: dict[str, torch.Tensor], where: str = "") -> "Transformer":
+        """A model holding exactly these weights, built without a random initialisation to throw away. Weights that
+        do not fit the config, or that hold NaN or inf, are a ModelError naming `where` they came from."""
         with torch.device("meta"):
             model = cls(cfg)
-        if cfg.tie_embeddings:
+        if cfg.tie_embeddings and "embed.weight" in state:
             state = {**state, "lm_head.weight": state["embed.weight"]}
+        check_weights(model.state_dict(), state, where)
         model.load_state_dict(state, strict=True, assign=True)
         if cfg.tie_embeddings:  # assign gave lm_head a Parameter of its own; share embed's again
             model.lm_head.weight = model.embed.weight
