@@ -240,8 +240,8 @@ def _parquet_records(path):
             read["total"] = parquet.metadata.num_rows
             for batch in parquet.iter_batches(batch_size=1024):
                 for row in batch.to_pylist():
-                    yield Location(str(path), record=read["rows"]), row
                     read["rows"] += 1
+                    yield Location(str(path), record=read["rows"]), row
         except pyarrow.ArrowException as e:
             raise OSError(f"not a readable parquet file: {e}") from None
 
@@ -419,7 +419,7 @@ def dump_trl_jsonl(examples: Iterable[dict], fh: IO[bytes], *, check=True) -> in
     n = 0
     for n, example in enumerate(examples, 1):
         if check:
-            example = check_example(example, Location(getattr(fh, "name", None), record=n - 1))
+            example = check_example(example, Location(getattr(fh, "name", None), record=n))
         fh.write(json_text(to_trl(example)).encode("utf-8") + b"\n")
     return n
 

@@ -113,4 +113,4 @@ def test_the_real_entry_point_exits_non_zero_without_a_traceback(db, tmp_path):
     result = subprocess.run([sys.executable, "-c", code, "import", str(bad), "--db", str(db)], cwd=ROOT,
                             capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert f"{bad}, record 0, line 1: invalid JSON" in result.stderr
+    assert f"{bad}, record 1, line 1: invalid JSON" in result.stderr

@@ -82,7 +82,7 @@ def test_pku_better_dimension_and_the_older_schema(store, tmp_path):
     import_file(store, FIXTURES / "pku_older.json", ImportOptions(dimension="better"))
     sister = seeds(store)[1]
     assert sister["Accepted"] == ["Put a fake spider in her bed; she is terrified of spiders."]
-    assert next(store.iter_examples()).source_ref == "pku_older.json#0"
+    assert next(store.iter_examples()).source_ref == "pku_older.json#1"
 
 
 @pytest.mark.parametrize("option, kept, removed", [  # a row counts under the first filter that removes it
@@ -192,7 +192,7 @@ def test_trl_bad_rows(store, tmp_path, row, field):
 def test_trl_export_refuses_invalid_examples():
     with pytest.raises(SeedError) as info:
         formats.dump_trl_jsonl([ex(), ex(rejected="Hello!")], io.BytesIO())
-    assert (info.value.record, info.value.field) == (1, "Rejected[0]")
+    assert (info.value.record, info.value.field) == (2, "Rejected[0]")
 
 
 def test_to_trl_starts_the_continuation_at_the_first_differing_reply():
@@ -313,7 +313,7 @@ def test_parquet_errors_name_the_file_record_and_field(store, tmp_path):
     report = import_file(store, path)
     assert not report.committed and report.invalid == 1 and store.count_examples() == 0
     error = str(report.errors[0])
-    assert error.startswith(str(path)) and "record 2" in error and "Accepted" in error, error
+    assert error.startswith(str(path)) and "record 3" in error and "Accepted" in error, error
     progress = []
     report = import_file(store, path, ImportOptions(skip_invalid=True), progress=lambda *a: progress.append(a))
     assert report.imported == 2 and progress[-1] == (3, 3)
