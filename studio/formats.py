@@ -26,7 +26,7 @@ from typing import IO, Callable, Iterable
 
 from studio.store import ExampleFilter, Store, example_row
 from trainer.seed import (TURN_KEYS, Location, SeedError, check_example, iter_json_records, json_text, json_type,
-                          write_seed_json, write_seed_jsonl)
+                          same_reply, write_seed_json, write_seed_jsonl)
 
 IMPORT_FORMATS = ("seed", "pku", "hh", "trl")
 EXPORT_FORMATS = ("seed-json", "seed-jsonl", "trl-jsonl")
@@ -43,7 +43,7 @@ class ImportOptions:
     agree: bool = False          # PKU: keep only rows where the safer response is also the better one
     safety_boundary: bool = False  # PKU: keep only rows where exactly one response is safe
     drop_both_unsafe: bool = False  # PKU: drop rows where both responses are unsafe
-    drop_identical: bool = True  # PKU/HH/TRL: drop pairs whose final replies are equal (up to surrounding space)
+    drop_identical: bool = True  # PKU/HH/TRL: drop pairs whose final replies are equal (whitespace aside)
     min_chars: int = 0           # drop pairs whose final Accepted or Rejected is shorter than this
     max_chars: int | None = None  # drop pairs with any message longer than this
     skip_invalid: bool = False   # import the valid records instead of nothing
@@ -196,7 +196,7 @@ def _convert(convert, fmt, where, value, options, attrs):
 def _final_replies_equal(seed):
     accepted, rejected = seed["Accepted"][-1:], seed["Rejected"][-1:]
     return (accepted and rejected and isinstance(accepted[0], str) and isinstance(rejected[0], str)
-            and accepted[0].strip() == rejected[0].strip())
+            and same_reply(accepted[0], rejected[0]))
 
 
 def detect_format(where: Location, record) -> str:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from studio import formats
 from studio.formats import ImportOptions, export_file, from_trl, import_file, to_trl
 from studio.store import ExampleFilter, Store
-from trainer.seed import SeedError
+from trainer.seed import SeedError, same_reply
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -139,6 +139,15 @@ def test_length_limits(store):
     report = import_file(store, FIXTURES / "pku_newer.jsonl", ImportOptions(max_chars=80, min_chars=45))
     assert dict(report.filtered) == {"identical-responses": 1, "too-long": 1, "too-short": 1}
     assert report.imported == 2
+
+
+def test_replies_that_differ_only_in_whitespace_are_refused_or_filtered(store, tmp_path):
+    same = ex(accepted="Same reply.", rejected="Same reply. ")
+    report = import_file(store, write_jsonl(tmp_path / "seed.jsonl", [ex(), same]))
+    assert not report.committed and report.errors[0].line == 2 and "whitespace aside" in str(report.errors[0])
+    hh = {"chosen": "\n\nHuman: Hi\n\nAssistant: Same  reply.", "rejected": "\n\nHuman: Hi\n\nAssistant: Same reply."}
+    report = import_file(store, write_jsonl(tmp_path / "hh.jsonl", [hh]))
+    assert dict(report.filtered) == {"identical-responses": 1} and store.count_examples() == 0
 
 
 # --------------------------------------------------------------------------------------------- HH-RLHF and TRL
@@ -403,7 +412,7 @@ def seed_examples(draw):
     accepted = draw(st.lists(messages, min_size=n, max_size=n))
     same = draw(st.lists(st.booleans(), min_size=n - 1, max_size=n - 1))
     rejected = [a if keep else draw(messages) for a, keep in zip(accepted, same)]
-    rejected.append(draw(messages.filter(lambda m: m != accepted[-1])))
+    rejected.append(draw(messages.filter(lambda m: not same_reply(m, accepted[-1]))))
     template = draw(st.one_of(st.just("CUSTOM"), messages))
     return {"Template": [template], "User": users, "Accepted": accepted, "Rejected": rejected}
 

@@ -65,6 +65,14 @@ def test_earlier_turns_may_be_equal_only_the_final_must_differ():
     assert fields({**shared, "Rejected": ["other", "good"]}) == ["Rejected[1]"]
 
 
+@pytest.mark.parametrize("rejected", ["Hello! ", " Hello!", "Hello!\n", "Hello!\t\n "])
+def test_final_replies_that_differ_only_in_whitespace_are_identical(rejected):
+    problem, = validate_example({**EXAMPLE, "Rejected": [rejected]})
+    assert problem.field == "Rejected[0]" and "identical to Accepted[0] (whitespace aside)" in problem.message
+    assert validate_example({**EXAMPLE, "Rejected": ["Hello !"]}) == []  # a space inside a word is a difference
+    assert seed.same_reply("a  b\n", "a b") and not seed.same_reply("ab", "a b")
+
+
 def test_problem_messages_are_readable():
     problem, = validate_example({**EXAMPLE, "Rejected": ["Hello!"]})
     assert "identical to Accepted[0]" in problem.message

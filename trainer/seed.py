@@ -6,7 +6,7 @@ One preference example per JSON object:
 
 Template holds one string, the system prompt ("CUSTOM" means the default one). User/Accepted/Rejected are
 parallel lists, index i being one exchange; turns before the last are context and the final turn carries the
-preference DPO scores, so its Accepted and Rejected must differ.
+preference DPO scores, so its Accepted and Rejected must differ (in more than whitespace).
 
 A file holds a JSON array of examples, JSON Lines, or a single object. This module validates examples, streams
 them out of files (every error names file, record or line, and field) and writes them back canonically, so the
@@ -128,10 +128,17 @@ def _check_turns(example):
         return [Problem("User", "must hold at least one turn")]
     problems = [Problem(k, f"has {len(example[k])} turns but User has {n}") for k in ("Accepted", "Rejected")
                 if len(example[k]) != n]
-    if not problems and example["Accepted"][-1] == example["Rejected"][-1]:
-        problems.append(Problem(f"Rejected[{n - 1}]", f"is identical to Accepted[{n - 1}]; the final turn is the "
-                                                      "one DPO scores, so the two replies must differ"))
+    if not problems and same_reply(example["Accepted"][-1], example["Rejected"][-1]):
+        problems.append(Problem(f"Rejected[{n - 1}]", f"is identical to Accepted[{n - 1}] (whitespace aside); the "
+                                                      "final turn is the one DPO scores, so the two replies must "
+                                                      "differ in more than spacing"))
     return problems
+
+
+def same_reply(a: str, b: str) -> bool:
+    """Whether two replies differ at most in whitespace ("Same reply." and "Same reply. "): spacing is not a
+    preference anyone means, so such a pair counts as identical."""
+    return a.split() == b.split()
 
 
 def check_example(obj, where=Location()) -> dict:
