@@ -113,7 +113,7 @@ def import_file(store: Store, path, options=ImportOptions(), progress: Callable[
                 ) -> ImportReport:
     """Import one file into the store; see the module docstring. `progress(done, total)` is called every
     PROGRESS_EVERY records (bytes of the file, or rows of a parquet file). Bad data is reported in the
-    ImportReport; a missing file or bad options raise OSError / ValueError."""
+    ImportReport; a missing file, a file without records or bad options raise OSError / ValueError."""
     path = Path(path)
     report = ImportReport(file=str(path), format=options.format)
     if options.format is not None:
@@ -135,8 +135,8 @@ def import_file(store: Store, path, options=ImportOptions(), progress: Callable[
 
 def _import_records(store, records, options, report, stack, tick):
     first = next(records, None)
-    if first is None:
-        return
+    if first is None:  # an empty file, or an empty array: surely not what was meant to be imported
+        raise ValueError(f"{report.file} holds no records: there is nothing to import")
     fmt = report.format = options.format or detect_format(*first)
     options.check(fmt)
     convert = _CONVERTERS[fmt]

@@ -135,6 +135,14 @@ def test_pku_options_are_refused_for_other_formats(store):
         import_file(store, FIXTURES / "pku_newer.jsonl", ImportOptions(dimension="kinder"))
 
 
+@pytest.mark.parametrize("content", [b"", b" \n", b"[]", b"[\n]\n"])
+def test_a_file_without_records_is_an_error_naming_it(store, tmp_path, content):
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"^{path} holds no records"):
+        import_file(store, path)
+
+
 def test_length_limits(store):
     report = import_file(store, FIXTURES / "pku_newer.jsonl", ImportOptions(max_chars=80, min_chars=45))
     assert dict(report.filtered) == {"identical-responses": 1, "too-long": 1, "too-short": 1}
@@ -418,7 +426,7 @@ def seed_examples(draw):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(seed_examples(), min_size=0, max_size=6), st.sampled_from(formats.EXPORT_FORMATS))
+@given(st.lists(seed_examples(), min_size=1, max_size=6), st.sampled_from(formats.EXPORT_FORMATS))
 def test_export_import_export_is_byte_identical(examples, fmt):
     with tempfile.TemporaryDirectory() as work:
         first = Store(Path(work) / "first.db")
