@@ -27,7 +27,7 @@ from typing import Iterable, Iterator
 import sqlite_utils
 
 from studio import pairing
-from trainer.seed import SeedError, check_example, json_text
+from trainer.seed import SeedError, check_example, json_text, same_reply
 
 STATUSES = ("draft", "done", "skipped", "discarded")
 OUTCOMES = ("policy", "reference", "tie", "both_bad")
@@ -292,7 +292,7 @@ class RankingResult:
     ranking_id: int
     example_ids: list[int]    # the pairs this ranking stands behind now
     duplicate_ids: list[int]  # pairs that already existed elsewhere (stored once, under their first provenance)
-    identical: int            # pairs skipped because both candidates have the same text
+    identical: int            # pairs skipped because both candidates have the same text (whitespace aside)
 
 
 # --------------------------------------------------------------------------------------------------- helpers
@@ -683,7 +683,7 @@ class Store:
             context = self._context(db, conversation, turn)
             saved, duplicates, identical = [], [], 0
             for accepted, rejected in pairs:
-                if texts[accepted] == texts[rejected]:
+                if same_reply(texts[accepted], texts[rejected]):
                     identical += 1
                     continue
                 example_id, stored = _insert_example(db, example_row(

@@ -270,6 +270,13 @@ def test_reranking_replaces_the_old_pairs_and_revives_the_ones_it_yields_again(s
     assert [r.id for r in store.get_conversation(conversation).turns[0].rankings] == [second.ranking_id]
 
 
+def test_candidates_that_differ_only_in_whitespace_make_no_pair(store):
+    conversation = store.start_conversation(annotator="ann", user="u")
+    a, spaced = (store.add_candidate(conversation, 0, t) for t in ("Same reply.", "Same reply. "))
+    result = store.save_ranking(conversation, 0, [[a], [spaced]], annotator="ann")
+    assert (result.example_ids, result.identical, store.count_examples()) == ([], 1, 0)
+
+
 def test_identical_candidates_none_acceptable_and_duplicates(store):
     conversation = store.start_conversation(annotator="ann", user="u")
     a, b, same = (store.add_candidate(conversation, 0, t) for t in ("a", "b", "a"))

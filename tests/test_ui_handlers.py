@@ -81,6 +81,7 @@ def test_a_rejected_reply_on_an_earlier_turn_is_stored_as_a_pair_of_its_own(stor
     (("u", "", "r"), "Accepted reply: is empty"),
     (("u", "a", ""), "Rejected reply: is empty"),
     (("u", "same", "same"), "Rejected reply: is identical to Accepted"),
+    (("u", "Same reply.", "Same reply. "), "Rejected reply: is identical to Accepted"),
     (("u" * 20_001, "a", "r"), "The user message is 20,001 characters; the limit is 20,000."),
 ])
 def test_invalid_examples_are_refused_inline_and_nothing_is_stored(store, fields, problem):
@@ -149,6 +150,26 @@ def test_repeated_samples_become_one_candidate(store, sampling, monkeypatch):
         annotate.sample(store, "ann", draft, sampling)
     assert len(draft["candidate_ids"]) == 2
     assert annotate.new_replies(["a", " ", "b", "a"], shown=["b"]) == ["a"]
+    assert annotate.new_replies(["Same reply. ", "Same\nreply.", "b"], shown=["Same reply."]) == ["b"]
+
+
+def test_an_edit_of_whitespace_only_is_no_edit_and_yields_no_pair(store, sampling, monkeypatch):
+    class TwoReplies:
+        def candidates(self, template, users, replies, params, n):
+            return ["Same reply.", "Another one."]
+
+    monkeypatch.setattr(annotate.models, "load", lambda path: TwoReplies())
+    draft = ranked(sampled(store, sampling), 1, 2)
+    draft[TEXTS[1]] = "Same reply. "  # the second, ranked below the first, now reads like it
+    draft[TEXTS[0]] = "Same reply.\n"
+    th = annotate.thread(store, "ann", draft)
+    assert annotate.edited_slots(th, draft) == [2]
+    shown = annotate.previews(th, draft)
+    assert "yields **0** pairs (best-vs-rest) + **1** from your edits" in shown["pairs"]
+    assert "1 edit stored" in annotate.save_ranking(store, "ann", draft, done=True)
+    assert exported(store).decode() == shown["rank_preview"]
+    assert [(e["Accepted"][0], e["Rejected"][0]) for e in store.export_examples()] == [
+        ("Same reply. ", "Another one.")]
 
 
 def test_a_ranking_with_an_edit_stores_the_ranked_pairs_and_edited_over_original(store, sampling):

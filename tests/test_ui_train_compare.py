@@ -275,6 +275,8 @@ def test_the_arena_refuses_empty_votes_and_identical_winners(store, settings, ar
     same = {**arena, "users": ["x"], "policy_replies": ["same"], "reference_replies": ["same"]}
     with pytest.raises(Refused, match="same reply"):
         compare.vote(store, "vera", same, "A")
+    with pytest.raises(Refused, match="same reply"):
+        compare.vote(store, "vera", {**same, "reference_replies": ["same "]}, "B")
     assert compare.vote(store, "vera", same, "tie")[1].startswith("Tie:")
     with pytest.raises(runs.RunError, match="no such checkpoint"):
         compare.new_round(settings.runs_dir, rd.path.name, str(rd / "checkpoints" / "last"))

@@ -26,7 +26,7 @@ from studio.store import Conversation, Store, Turn
 from studio.ui import chatfmt
 from studio.ui.chatfmt import chat_view, to_chatbot
 from trainer.chat import CUSTOM, default_system_prompt
-from trainer.seed import dump_seed_json, validate_example
+from trainer.seed import dump_seed_json, same_reply, validate_example
 
 MAX_MESSAGE_CHARS = 20_000
 MAX_TEMPLATE_CHARS = 8_000
@@ -290,7 +290,7 @@ def saved_message(result, what: str) -> str:
         ids = ", ".join(map(str, result.duplicate_ids))
         message += f" {len(result.duplicate_ids)} already existed (example {ids}) and were not stored twice."
     if result.identical:
-        message += f" {result.identical} skipped: both replies had the same text."
+        message += f" {result.identical} skipped: both replies had the same text (whitespace aside)."
     return message
 
 
@@ -350,12 +350,13 @@ def save_written(store: Store, annotator, draft) -> str:
 # ------------------------------------------------------------------------------------------- rank mode
 
 def new_replies(texts: list[str], shown: list[str]) -> list[str]:
-    """The sampled replies worth ranking: not empty, and not the same text as another one (a confident model
-    often samples one reply several times; ranking it against itself yields no pair)."""
-    seen, kept = set(shown), []
+    """The sampled replies worth ranking: not empty, and not the same text as another one, whitespace aside (a
+    confident model often samples one reply several times; ranking it against itself yields no pair)."""
+    seen, kept = {" ".join(text.split()) for text in shown}, []
     for text in map(as_typed, texts):
-        if text.strip() and text not in seen:
-            seen.add(text)
+        words = " ".join(text.split())
+        if words and words not in seen:
+            seen.add(words)
             kept.append(text)
     return kept
 
@@ -415,18 +416,27 @@ def slot_tiers(draft) -> list[list[int]]:
 
 
 def edited_slots(th: Thread, draft) -> list[int]:
-    """Slots whose text differs from the candidate they started from (an edit, saved or not yet)."""
+    """Slots whose text differs from the candidate they started from (an edit, saved or not yet); a change of
+    whitespace only is no edit."""
     texts = th.texts()
-    return [k for k, root in enumerate(th.roots(draft["candidate_ids"]), 1) if draft[TEXTS[k - 1]] != texts[root]]
+    return [k for k, root in enumerate(th.roots(draft["candidate_ids"]), 1)
+            if not same_reply(draft[TEXTS[k - 1]], texts[root])]
+
+
+def slot_texts(th: Thread, draft) -> list[str]:
+    """The text each slot stands for: its edit, else its candidate's own text."""
+    texts, edited = th.texts(), edited_slots(th, draft)
+    return [draft[TEXTS[k - 1]] if k in edited else texts[c] for k, c in enumerate(draft["candidate_ids"], 1)]
 
 
 def ranking_examples(th: Thread, draft) -> tuple[list[dict], list[dict]]:
     """(pairs from the ranking, edited > original pairs) that saving this ranking stores, as seed examples."""
     tiers = slot_tiers(draft)
-    slots = [draft[t] for t in TEXTS]
+    slots = slot_texts(th, draft)
     originals = th.texts()
     pairs = derive_pairs(tiers, draft["strategy"], 0 if draft["none_acceptable"] else None)
-    ranked = [pair_example(th, draft, slots[a - 1], slots[b - 1]) for a, b in pairs if slots[a - 1] != slots[b - 1]]
+    ranked = [pair_example(th, draft, slots[a - 1], slots[b - 1]) for a, b in pairs
+              if not same_reply(slots[a - 1], slots[b - 1])]
     roots = th.roots(draft["candidate_ids"])
     edits = [pair_example(th, draft, slots[k - 1], originals[roots[k - 1]]) for k in edited_slots(th, draft)]
     return ranked, edits
@@ -448,9 +458,9 @@ def save_ranking(store: Store, annotator, draft, done: bool) -> str:
     if not done and draft["none_acceptable"]:
         raise Refused("Nothing acceptable to continue with: add your own reply and rank it, or save to finish.")
     conversation_id, turn = th.conversation.id, th.open_turn.idx
-    texts, roots = th.texts(), th.roots(draft["candidate_ids"])
+    texts, roots, edited = th.texts(), th.roots(draft["candidate_ids"]), edited_slots(th, draft)
     for k, (c, root) in enumerate(zip(draft["candidate_ids"], roots), 1):
-        if draft[TEXTS[k - 1]] != texts[c]:  # an edit becomes a candidate of its own, kept in the slot at once
+        if k in edited and draft[TEXTS[k - 1]] != texts[c]:  # an edit becomes a candidate of its own, in the slot
             draft["candidate_ids"][k - 1] = store.add_candidate(conversation_id, turn, draft[TEXTS[k - 1]],
                                                                 origin="human", annotator=annotator,
                                                                 edited_from=root)

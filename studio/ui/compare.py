@@ -17,6 +17,7 @@ from studio.store import Store
 from studio.ui import annotate
 from studio.ui.chatfmt import chat_view, notice, to_chatbot
 from trainer.chat import CUSTOM
+from trainer.seed import same_reply
 
 LATEST = "latest"
 TICK_S = 2.0
@@ -115,7 +116,8 @@ def vote(store: Store, annotator: str, arena: dict | None, choice: str) -> tuple
     if choice not in VOTES:
         raise annotate.Refused(f"Unknown vote {choice!r}.")
     outcome = outcome_of(arena, choice)
-    if outcome in ("policy", "reference") and arena["policy_replies"][-1] == arena["reference_replies"][-1]:
+    if outcome in ("policy", "reference") and same_reply(arena["policy_replies"][-1],
+                                                         arena["reference_replies"][-1]):
         raise annotate.Refused("Both sides gave the same reply: vote tie, or start a new round.")
     _, example_id = store.record_vote(
         run=arena["run"], policy=arena["policy"], reference=arena["reference"], policy_side=arena["policy_side"],
