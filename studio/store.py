@@ -831,6 +831,20 @@ class Store:
             queue.update(db.execute("SELECT status, count(*) FROM prompts GROUP BY status").fetchall())
             return {"annotators": dict(sorted(annotators.items())), "queue": queue}
 
+    def queue_for(self, annotator) -> dict:
+        """The queue as one annotator sees it: {done, waiting (what Next can serve them, theirs included), held
+        (assigned to someone else), skipped (pending, but skipped by them)}."""
+        with self._unit() as db:
+            row = _one(db, """SELECT coalesce(sum(status = 'done'), 0) AS done,
+                    coalesce(sum(status = 'assigned' AND assigned_to = :a OR status = 'pending' AND NOT skipped), 0)
+                        AS waiting,
+                    coalesce(sum(status = 'assigned' AND assigned_to IS NOT :a), 0) AS held,
+                    coalesce(sum(status = 'pending' AND skipped), 0) AS skipped
+                FROM (SELECT status, assigned_to, EXISTS (SELECT 1 FROM prompt_skips s WHERE s.prompt_id = p.id
+                                                          AND s.annotator = :a) AS skipped FROM prompts p)""",
+                       {"a": annotator})
+        return row
+
     # -- votes: policy vs reference ------------------------------------------------------------------------------
 
     def record_vote(self, *, run, policy, reference, policy_side, outcome, template, user, policy_replies,

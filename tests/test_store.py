@@ -342,7 +342,10 @@ def test_the_queue_serves_resumes_and_never_reserves_a_skip(store):
     assert store.get_conversation(third).template == "Be brief."
     store.set_conversation_status(third, "done")
     assert store.next_prompt("ann") is None  # p1 skipped by ann, p2 with bob, p3 done
+    assert store.queue_for("ann") == {"done": 1, "waiting": 0, "held": 1, "skipped": 1}
+    assert store.queue_for("bob") == {"done": 1, "waiting": 2, "held": 0, "skipped": 0}  # p2 is bob's own
     assert store.next_prompt("cy").text == "p1"
+    assert store.queue_for("cy") == {"done": 1, "waiting": 1, "held": 1, "skipped": 0}
     with pytest.raises(StoreError):
         store.add_prompts([" "])
 

@@ -93,6 +93,13 @@ def test_invalid_examples_are_refused_inline_and_nothing_is_stored(store, fields
     assert draft["user"] == fields[0]  # the annotator's text stays in the form
 
 
+def test_several_problems_read_as_separate_sentences(store):
+    with pytest.raises(Refused) as info:
+        annotate.save_written(store, "ann", write(new_draft(), " ", "", "r"))
+    assert str(info.value) == ("User message: is empty or whitespace-only. "
+                               "Accepted reply: is empty or whitespace-only.")
+
+
 def test_continue_needs_no_rejected_reply_but_refuses_an_identical_one(store):
     with pytest.raises(Refused, match="identical"):
         annotate.continue_written(store, "ann", write(new_draft(), "u", "a", "a"))
@@ -136,6 +143,17 @@ def test_sampling_commits_the_turn_and_fills_the_slots(store, sampling):
     values = annotate.view(store, "ann", draft)
     assert [values[f"slot_{k}"]["visible"] for k in range(1, 5)] == [True, True, True, False]
     assert values["user"]["interactive"] is False  # the user message is committed now
+
+
+def test_an_empty_seed_draws_a_new_one_for_every_request(store, sampling):
+    values = {**sampling, "seed": ""}
+    assert len({annotate.sampling_params(values).seed for _ in range(5)}) > 1
+    assert annotate.sampling_params({**sampling, "seed": " 12 "}).seed == 12
+    with pytest.raises(Refused, match="whole number"):
+        annotate.sampling_params({**sampling, "seed": "1.5"})
+    draft = sampled(store, values)
+    annotate.sample(store, "ann", draft, values)
+    assert len(draft["candidate_ids"]) == 6  # a second draw, not the first one again
 
 
 def test_repeated_samples_become_one_candidate(store, sampling, monkeypatch):
@@ -279,6 +297,8 @@ def test_prompts_are_read_from_text_and_json_lines(tmp_path):
     assert annotate.read_prompts(jsonl) == ["plain", {"text": "t", "template": "Be brief."},
                                             {"text": "p", "template": "CUSTOM"}]
     for body, problem in (('"ok"\n{"text": 1}\n', "line 2: expected a string"), ("{oops\n", "line 1: not valid"),
+                          ('{"text": "unfinished\n', r"line 1: not valid JSON \(Unterminated string starting at column "
+                                                   r"10\)\.$"),
                           ('"' + "x" * 20_001 + '"\n', "line 1: the prompt is 20,001 characters")):
         jsonl.write_text(body, encoding="utf-8")
         with pytest.raises(Refused, match=problem):
@@ -289,7 +309,8 @@ def test_the_work_queue_serves_saves_skips_and_discards(store, tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("p1\np2\np3\n", encoding="utf-8")
     assert "Queued 3 new prompts" in annotate.import_prompts(store, "", new_draft(), str(prompts))
-    assert "(3 were already queued)" in annotate.import_prompts(store, "", new_draft(), str(prompts))
+    assert "Queued 0 new prompts from prompts.txt (3 were already queued)." in annotate.import_prompts(
+        store, "", new_draft(), str(prompts))
     draft = new_draft()
     annotate.next_prompt(store, "ann", draft)
     assert draft["user"] == "p1" and annotate.view(store, "ann", draft)["user"]["interactive"] is False
@@ -304,8 +325,27 @@ def test_the_work_queue_serves_saves_skips_and_discards(store, tmp_path):
     other = new_draft()
     annotate.next_prompt(store, "bob", other)
     assert other["user"] == "p2"  # ann skipped it; bob gets it
-    assert "1/3 prompts done" in annotate.progress_text(store, "ann")
-    assert "**You** 1 conversations saved, 1 pairs" in annotate.progress_text(store, "ann")
+    assert "**Queue** 1/3 prompts done, 1 waiting (1 with other annotators)" in annotate.progress_text(store, "ann")
+    assert "**You** 1 conversation saved, 1 pair, 0 in progress" in annotate.progress_text(store, "ann")
+    annotate.next_prompt(store, "cy", new_draft())  # p3, discarded by ann
+    assert "0 waiting (2 with other annotators)" in annotate.progress_text(store, "ann")
+    assert "The queue is empty for you (2 with other annotators)" in annotate.next_prompt(store, "ann", new_draft())
+
+
+def test_an_edited_candidate_is_labelled_yours_as_it_is_typed(store, sampling):
+    draft = sampled(store, sampling)
+    draft[TEXTS[0]] = "my own words"
+    labels = annotate.slot_labels(annotate.thread(store, "ann", draft), draft)
+    assert labels[:4] == ["Candidate 1 · yours · edited", "Candidate 2 · model", "Candidate 3 · model", "Candidate 4"]
+
+
+def test_a_name_typed_in_a_fresh_browser_brings_back_that_annotators_draft(store, sampling):
+    draft = sampled(store, sampling, annotator="ann")
+    values = annotate.named(store, "ann", None)
+    assert values["draft"]["conversation_id"] == draft["conversation_id"] and values["mode"]["selected"] == "rank"
+    assert "Welcome back" in values["notice"]
+    assert annotate.named(store, "bob", None) is None  # nothing of bob's: the page stays as it is
+    assert annotate.named(store, "ann", write(new_draft(), "typed here", "")) is None  # this browser's work stays
 
 
 def test_work_in_progress_is_restored_from_the_browser_or_the_store(store, sampling):

@@ -246,6 +246,11 @@ def test_a_blind_vote_for_the_policy_stores_its_reply_as_accepted(store, setting
     assert example.seed == {"Template": ["CUSTOM"], "User": ["Do you like soup?"],
                             "Accepted": arena["policy_replies"], "Rejected": arena["reference_replies"]}
     assert (example.source, example.annotator) == ("compare", "vera")
+    assert compare.side_labels(arena) == ("Model A", "Model B")  # blind until the vote
+    policy_label = f"policy ({rd.path.name} · best (step 4))"
+    reference_label = f"reference ({settings.model})"
+    assert compare.side_labels(decided) == ((f"A: {policy_label}", f"B: {reference_label}") if policy_side == "A"
+                                            else (f"A: {reference_label}", f"B: {policy_label}"))
     with pytest.raises(Refused, match="already voted"):
         compare.vote(store, "vera", decided, "tie")
     with pytest.raises(Refused, match="decided"):
