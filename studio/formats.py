@@ -109,9 +109,10 @@ class _Abort(Exception):
 
 # --------------------------------------------------------------------------------------------------------- import
 
-def import_file(store: Store, path, options=ImportOptions(), progress: Callable[[int, int], None] | None = None
-                ) -> ImportReport:
-    """Import one file into the store; see the module docstring. `progress(done, total)` is called every
+def import_file(store: Store, path, options=ImportOptions(), progress: Callable[[int, int], None] | None = None,
+                dry_run: bool = False) -> ImportReport:
+    """Import one file into the store; see the module docstring. With dry_run nothing is written: the report says
+    what the import would do, duplicates of stored examples included. `progress(done, total)` is called every
     PROGRESS_EVERY records (bytes of the file, or rows of a parquet file). Bad data is reported in the
     ImportReport; a missing file, a file without records or bad options raise OSError / ValueError."""
     path = Path(path)
@@ -121,8 +122,8 @@ def import_file(store: Store, path, options=ImportOptions(), progress: Callable[
     with ExitStack() as stack:
         records, position, total = _open_records(path, options.skip_invalid, stack)
         try:
-            _import_records(store, records, options, report, stack, lambda: progress and progress(position(),
-                                                                                                   total()))
+            _import_records(store.bulk_check if dry_run else store.bulk_insert, records, options, report, stack,
+                            lambda: progress and progress(position(), total()))
             report.committed = True
         except _Abort:  # the errors that stopped the import are already in the report; nothing was committed
             pass
@@ -133,7 +134,7 @@ def import_file(store: Store, path, options=ImportOptions(), progress: Callable[
     return report
 
 
-def _import_records(store, records, options, report, stack, tick):
+def _import_records(bulk_insert, records, options, report, stack, tick):
     first = next(records, None)
     if first is None:  # an empty file, or an empty array: surely not what was meant to be imported
         raise ValueError(f"{report.file} holds no records: there is nothing to import")
@@ -146,7 +147,7 @@ def _import_records(store, records, options, report, stack, tick):
         stack.callback(rejected.close)
     attrs = {"source": options.source or SOURCES[fmt], "annotator": options.annotator, "split": options.split}
     name = Path(first[0].file).name
-    with store.bulk_insert() as bulk:
+    with bulk_insert() as bulk:
         for where, value in chain([first], records):
             report.read += 1
             if report.read % PROGRESS_EVERY == 0:

@@ -415,6 +415,22 @@ class BulkInsert:
             self.rows.clear()
 
 
+class BulkCheck(BulkInsert):
+    """A bulk insert that writes nothing: each row counts as added, or as a duplicate of a stored example or of
+    an earlier row. The hashes seen go to a temporary table, which lives with the connection and locks nothing,
+    so annotators keep saving while a big file is checked."""
+
+    def flush(self):
+        if self.rows:
+            added = self.db.conn.executemany(
+                "INSERT INTO temp.checked (content_hash) SELECT :content_hash WHERE NOT EXISTS "
+                "(SELECT 1 FROM main.examples WHERE content_hash = :content_hash) ON CONFLICT DO NOTHING",
+                self.rows).rowcount
+            self.added += added
+            self.duplicates += len(self.rows) - added
+            self.rows.clear()
+
+
 # --------------------------------------------------------------------------------------------------- the store
 
 class Store:
@@ -504,6 +520,15 @@ class Store:
         Everything is committed when the block ends, nothing if it raises. Duplicates are counted, not stored."""
         with self._unit(write=True) as db:
             bulk = BulkInsert(db, batch_size)
+            yield bulk
+            bulk.flush()
+
+    @contextmanager
+    def bulk_check(self, batch_size=1000) -> Iterator[BulkCheck]:
+        """What bulk_insert would add and skip as duplicates of the stored examples, without writing anything."""
+        with self._unit() as db:
+            db.execute("CREATE TEMP TABLE checked (content_hash TEXT PRIMARY KEY)")
+            bulk = BulkCheck(db, batch_size)
             yield bulk
             bulk.flush()
 

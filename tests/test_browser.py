@@ -316,3 +316,27 @@ def test_a_name_typed_in_another_browser_brings_back_its_draft(page, browser, st
     expect(other.locator("#chat [data-testid=bot]")).to_have_text("It is on its way.")  # no reload needed
     expect(other.locator("#notice")).to_contain_text("Welcome back")
     other.context.close()
+
+
+def test_a_refused_edit_keeps_the_text_and_page_zero_is_refused_alone(page):
+    sign_in(page, "tara")
+    write_turn(page, "What is two plus two?", "Four.", "Five.")
+    page.locator("#save-write").click()
+    notice(page).to_contain_text("Saved")
+    page.get_by_role("tab", name="Data").click()
+    search(page, "two plus two")
+    cell(page, 0, 5).click()
+    expect(page.locator("#view-accepted [data-testid=bot]")).to_have_text("Four.")
+    page.locator("#page input").fill("0")
+    page.locator("#page input").press("Enter")
+    expect(page.locator("#where")).to_contain_text("1 example · page 1 of 1 (there is no page 0)")
+    expect(page.locator("#page input")).to_have_value("1")
+    expect(cell(page, 0, 5)).to_have_text("What is two plus two?")
+    no_error_badges(page)
+    page.locator("#edit").get_by_text("Edit", exact=True).first.click()  # the accordion opens
+    editor = page.locator("#edit-json .cm-content")
+    typed = '{"Template": ["CUSTOM"], "User": ["What is two plus two?"], "Accepted": ["Four."], "Rejected": ["Four. "]}'
+    editor.fill(typed)
+    page.locator("#save-example").click()
+    expect(page.locator("#data-notice")).to_contain_text("Rejected[0]': is identical to Accepted[0] (whitespace aside)")
+    expect(editor).to_have_text(typed)  # what the error is about is still there to fix

@@ -429,16 +429,59 @@ def test_open_edit_delete_and_undo(store):
     assert data.restore_example(store, 1) == "Example 1 is back." and store.count_examples() == 2
 
 
+def test_a_page_below_one_shows_the_first_and_says_so(store):
+    fill(store, 2)
+    rows, page, where = data.browse(store, data.example_filter(), 0)
+    assert (len(rows), page, where) == (2, 1, "2 examples · page 1 of 1 (there is no page 0)")
+    with pytest.raises(ValueError, match=r"^Not valid JSON: Unterminated string starting at line 1, column 11\.$"):
+        data.save_example(store, 1, '{"User": ["unfinished', "done")
+
+
 def test_an_import_is_checked_before_anything_is_stored(store, tmp_path):
     good = {"Template": ["CUSTOM"], "User": ["u"], "Accepted": ["a"], "Rejected": ["r"]}
     path = tmp_path / "mixed.jsonl"
     path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "Rejected": ["a"]}) + "\n", encoding="utf-8")
-    ok, report = data.check_import(str(path), data.import_options("auto", "safer", [], True, False))
+    ok, report = data.check_import(store, str(path), data.import_options("auto", "safer", [], True, False))
     assert not ok and "mixed.jsonl, line 2" in report and "1 invalid" in report and store.count_examples() == 0
-    ok, report = data.check_import(str(path), data.import_options("seed", "safer", [], True, True))
+    ok, report = data.check_import(store, str(path), data.import_options("seed", "safer", [], True, True))
     assert ok and "1 would be imported" in report and store.count_examples() == 0
     report = data.commit_import(store, str(path), data.import_options("seed", "safer", [], True, True))
     assert "1 imported" in report and list(store.export_examples()) == [good]
+
+
+def test_an_import_check_counts_duplicates_of_the_store_and_writes_nothing(store, tmp_path):
+    stored = {"Template": ["CUSTOM"], "User": ["u"], "Accepted": ["a"], "Rejected": ["r"]}
+    store.add_example(stored)
+    path = tmp_path / "again.jsonl"
+    new = {**stored, "Rejected": ["other"]}
+    path.write_text("".join(json.dumps(e) + "\n" for e in (stored, new, new)), encoding="utf-8")
+    ok, report = data.check_import(store, str(path), data.import_options("auto", "safer", [], True, False))
+    assert ok and report.startswith("again.jsonl: 3 records read as seed; 1 would be imported, 2 duplicates, ")
+    assert store.count_examples() == 1
+    report = data.commit_import(store, str(path), data.import_options("auto", "safer", [], True, False))
+    assert report.startswith("again.jsonl: 3 records read as seed; 1 imported, 2 duplicates, ")
+
+
+def test_annotators_keep_saving_while_a_file_is_checked(store, tmp_path):
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(json.dumps({"Template": ["CUSTOM"], "User": [f"u{i}"], "Accepted": ["a"],
+                                        "Rejected": ["r"]}) + "\n" for i in range(1000)), encoding="utf-8")
+    annotator = Store(store.path, busy_timeout=0.2)
+    saved = []
+
+    def save_meanwhile(done, total):  # called from inside the check, every 1000 records
+        saved.append(annotator.add_example({"Template": ["CUSTOM"], "User": [f"saved {len(saved)}"], "Accepted": ["a"],
+                                            "Rejected": ["r"]})[0])
+
+    data.check_import(store, str(path), data.import_options("auto", "safer", [], True, False), save_meanwhile)
+    assert saved and store.count_examples() == len(saved)
+
+
+def test_an_empty_file_is_refused_by_name(store, tmp_path):
+    path = tmp_path / "empty.json"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match="^empty.json holds no records: there is nothing to import.$"):
+        data.check_import(store, str(path), data.import_options("auto", "safer", [], True, False))
 
 
 def test_pku_filters_are_reported_per_filter(store, tmp_path):
@@ -447,7 +490,7 @@ def test_pku_filters_are_reported_per_filter(store, tmp_path):
     path = tmp_path / "pku.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     options = data.import_options("pku", "safer", ["drop_both_unsafe"], True, False)
-    ok, report = data.check_import(str(path), options)
+    ok, report = data.check_import(store, str(path), options)
     assert ok and "filtered out by both-unsafe: 2" in report and "2 would be imported" in report
 
 
