@@ -102,6 +102,22 @@ def test_refusals_name_the_problem_and_start_nothing(store, settings):
         train.live(settings.runs_dir, "../../etc")
 
 
+def test_an_uploaded_file_is_refused_by_its_name_with_every_located_error(store, settings, tmp_path):
+    upload = tmp_path / "gradio-upload-3f9c" / "notes.jsonl"  # where the server keeps what the browser sent
+    upload.parent.mkdir()
+    good = {"Template": ["CUSTOM"], "User": ["u"], "Accepted": ["a"], "Rejected": ["r"]}
+    upload.write_text("\n".join([json.dumps(good), json.dumps({**good, "Rejected": ["a "]}), "{broken",
+                                 json.dumps({**good, "User": []})]) + "\n", encoding="utf-8")
+    with pytest.raises(runs.RunError) as info:
+        train.start_run(store, settings, "ann", {**STORE_DATA, "data_source": train.FILE, "file": str(upload)},
+                        form(), str(settings.model))
+    lines = str(info.value).splitlines()
+    assert lines[0] == "notes.jsonl is not valid seed data (3 errors):"
+    assert [line.split(":")[0] for line in lines[1:]] == ["- notes.jsonl, line 2, field 'Rejected[0]'",
+                                                          "- notes.jsonl, line 3", "- notes.jsonl, line 4, field 'User'"]
+    assert str(upload.parent) not in str(info.value) and train.runs_table(settings.runs_dir) == []
+
+
 # ------------------------------------------------------------------------------------------ Train: watching
 
 def test_start_from_the_form_then_watch_it_complete(store, settings, monkeypatch):

@@ -290,6 +290,21 @@ def load_seed_file(path) -> list[dict]:
     return list(iter_seed_file(path))
 
 
+def seed_file_errors(path) -> list[SeedError]:
+    """Every error in a seed file, in order: reading goes on past invalid records and lines that are not JSON (a
+    broken array or a bad encoding ends it, with that error last)."""
+    errors = []
+    try:
+        for where, value in iter_json_records(path, recover=True):
+            if isinstance(value, SeedError):
+                errors.append(value)
+            elif problems := validate_example(value):
+                errors.append(where.invalid(problems))
+    except SeedError as e:
+        errors.append(e)
+    return errors
+
+
 # ------------------------------------------------------------------------------------------------------- writing
 
 json_text = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False), without

@@ -20,9 +20,10 @@ import pandas as pd
 from studio import models, runs
 from studio.store import STATUSES, Store
 from studio.ui import annotate
-from studio.ui.chatfmt import notice
-from studio.ui.data import ANY, example_filter, facets
+from studio.ui.chatfmt import notice, plural
+from studio.ui.data import ANY, example_filter, facets, located_errors
 from trainer.paths import ASSETS_DIR
+from trainer.seed import seed_file_errors
 
 STORE, DEMO, FILE = "store", "demo", "file"
 DATA_CHOICES = [("The store (filters below)", STORE), ("The shipped demo pairs", DEMO), ("A seed-format file", FILE)]
@@ -119,7 +120,16 @@ def data_request(store: Store, data: dict) -> dict:
         return {"data_file": DEMO_PAIRS, "data_label": "demo pairs"}
     if not data["file"]:
         raise runs.RunError("Upload a seed-format file (.json or .jsonl) first.")
+    check_data_file(Path(data["file"]))
     return {"data_file": data["file"], "data_label": f"file {Path(data['file']).name}"}
+
+
+def check_data_file(path: Path):
+    """Refuse an uploaded file with every located error in it, naming it by its name (not its upload path)."""
+    errors = seed_file_errors(path)
+    if errors:
+        raise runs.RunError("\n".join([f"{path.name} is not valid seed data ({plural(len(errors), 'error')}):",
+                                       *(f"- {line}" for line in located_errors(errors, path, len(errors)))]))
 
 
 def data_summary(store: Store, data: dict) -> str:
