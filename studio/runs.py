@@ -87,9 +87,16 @@ def check_settings(settings: dict) -> list[str]:
         problems.append("The learning rate must be above 0.")
     if not 0 < s["eval_fraction"] < 1:
         problems.append("The held-out fraction must be between 0 and 1 (the run needs held-out pairs).")
-    for key, label in (("max_steps", "Steps"), ("batch_size", "Batch size"), ("eval_interval", "Eval interval")):
+    for key, label in (("max_steps", "Steps"), ("batch_size", "Batch size"), ("eval_interval", "Eval interval"),
+                       ("sample_max_new_tokens", "The sample length")):
         if int(s[key]) < 1:
             problems.append(f"{label} must be at least 1.")
+    for key, label in (("warmup_steps", "Warmup steps"), ("nll_weight", "The NLL weight"),
+                       ("n_sample_prompts", "The number of sampled prompts")):
+        if s[key] < 0:
+            problems.append(f"{label} cannot be negative.")
+    if not 0 <= s["label_smoothing"] < 0.5:
+        problems.append("Label smoothing must be at least 0 and below 0.5.")
     if s.get("epochs") is not None and not s["epochs"] > 0:
         problems.append("Epochs must be above 0.")
     if int(s["patience"]) < 0:

@@ -10,8 +10,8 @@ from playwright.sync_api import expect
 
 from studio import runs
 from studio.store import ExampleFilter, Store
-from studio.ui.train import DEMO_PAIRS, SERIES_COLORS
-from test_browser import box, browser, cell, page, search, sign_in, studio  # noqa: F401 (fixtures)
+from studio.ui.train import DEMO_PAIRS, RUN_COLUMNS, SERIES_COLORS
+from test_browser import box, browser, cell, no_error_badges, page, search, sign_in, studio  # noqa: F401 (fixtures)
 from trainer.chat import CUSTOM
 from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.rundir import BEST, RunDir
@@ -99,6 +99,26 @@ def listed_run(settings, tiny_checkpoint):
     model, tok, _ = load_checkpoint(tiny_checkpoint)
     save_checkpoint(rd / BEST, model, tok, {"dpo_step": 3})
     return rd
+
+
+def test_a_setting_out_of_range_is_refused_alone_and_the_runs_table_fits(page, studio, tiny_checkpoint):
+    url, settings = studio
+    rd = listed_run(settings, tiny_checkpoint)
+    page.get_by_role("tab", name="Train").click()
+    expect(page.locator("#runs-table [data-testid=cell-0-0]")).to_have_text(rd.path.name)
+    state = page.locator("#run-state").inner_text()
+    page.locator("#lr input").fill("-1")
+    page.locator("#batch-size input").fill("0")
+    page.locator("#start-run").click()
+    expect(page.locator("#train-notice")).to_contain_text(
+        "The learning rate must be above 0. Batch size must be at least 1.")
+    no_error_badges(page)
+    expect(page.locator("#run-state")).to_have_text(state)
+    table = page.locator("#runs-table").bounding_box()
+    headers = [th.bounding_box() for th in page.locator("#runs-table th").all()]
+    assert len(headers) == len(RUN_COLUMNS)
+    assert all(h["height"] < 50 for h in headers)  # one line each, not a word broken over many
+    assert all(h["x"] + h["width"] <= table["x"] + table["width"] + 1 for h in headers)  # none cut off
 
 
 def test_the_arena_seed_stays_empty_and_a_vote_names_the_sides_and_closes_the_round(page, studio, tiny_checkpoint):
