@@ -71,7 +71,7 @@ def annotate(page, out: Path):
 
     page.get_by_role("tab", name="Rank").click()
     page.locator("#sampling").click()
-    page.locator("#seed input[type=number]").fill("3")
+    page.locator("#seed textarea").fill("3")
     page.locator("#sample").click()
     expect(page.locator("#notice")).to_contain_text("Sampled")
     box(page, "cand-2").fill(box(page, "cand-2").input_value() + " Have a lovely day!")
@@ -115,7 +115,7 @@ def compare_tab(page, out: Path):  # after train_tab: its run and its annotator 
     page.get_by_role("tab", name="Compare").click()
     expect(page.locator("#samples-note")).to_contain_text("Policy at step")
     page.locator("#arena-sampling").click()
-    page.locator("#arena-seed input[type=number]").fill("7")
+    page.locator("#arena-seed textarea").fill("7")
     box(page, "arena-message").fill("My car is locked and the keys are still inside. What should I do?")
     page.locator("#arena-send").click()
     expect(page.locator("#arena-b [data-testid=bot]")).to_have_count(1)

@@ -26,7 +26,7 @@ from typing import IO, Callable, Iterable
 
 from studio.store import ExampleFilter, Store, example_row
 from trainer.seed import (TURN_KEYS, Location, SeedError, check_example, iter_json_records, json_text, json_type,
-                          write_seed_json, write_seed_jsonl)
+                          same_reply, write_seed_json, write_seed_jsonl)
 
 IMPORT_FORMATS = ("seed", "pku", "hh", "trl")
 EXPORT_FORMATS = ("seed-json", "seed-jsonl", "trl-jsonl")
@@ -43,7 +43,7 @@ class ImportOptions:
     agree: bool = False          # PKU: keep only rows where the safer response is also the better one
     safety_boundary: bool = False  # PKU: keep only rows where exactly one response is safe
     drop_both_unsafe: bool = False  # PKU: drop rows where both responses are unsafe
-    drop_identical: bool = True  # PKU/HH/TRL: drop pairs whose final replies are equal (up to surrounding space)
+    drop_identical: bool = True  # PKU/HH/TRL: drop pairs whose final replies are equal (whitespace aside)
     min_chars: int = 0           # drop pairs whose final Accepted or Rejected is shorter than this
     max_chars: int | None = None  # drop pairs with any message longer than this
     skip_invalid: bool = False   # import the valid records instead of nothing
@@ -109,11 +109,12 @@ class _Abort(Exception):
 
 # --------------------------------------------------------------------------------------------------------- import
 
-def import_file(store: Store, path, options=ImportOptions(), progress: Callable[[int, int], None] | None = None
-                ) -> ImportReport:
-    """Import one file into the store; see the module docstring. `progress(done, total)` is called every
+def import_file(store: Store, path, options=ImportOptions(), progress: Callable[[int, int], None] | None = None,
+                dry_run: bool = False) -> ImportReport:
+    """Import one file into the store; see the module docstring. With dry_run nothing is written: the report says
+    what the import would do, duplicates of stored examples included. `progress(done, total)` is called every
     PROGRESS_EVERY records (bytes of the file, or rows of a parquet file). Bad data is reported in the
-    ImportReport; a missing file or bad options raise OSError / ValueError."""
+    ImportReport; a missing file, a file without records or bad options raise OSError / ValueError."""
     path = Path(path)
     report = ImportReport(file=str(path), format=options.format)
     if options.format is not None:
@@ -121,8 +122,8 @@ def import_file(store: Store, path, options=ImportOptions(), progress: Callable[
     with ExitStack() as stack:
         records, position, total = _open_records(path, options.skip_invalid, stack)
         try:
-            _import_records(store, records, options, report, stack, lambda: progress and progress(position(),
-                                                                                                   total()))
+            _import_records(store.bulk_check if dry_run else store.bulk_insert, records, options, report, stack,
+                            lambda: progress and progress(position(), total()))
             report.committed = True
         except _Abort:  # the errors that stopped the import are already in the report; nothing was committed
             pass
@@ -133,10 +134,10 @@ def import_file(store: Store, path, options=ImportOptions(), progress: Callable[
     return report
 
 
-def _import_records(store, records, options, report, stack, tick):
+def _import_records(bulk_insert, records, options, report, stack, tick):
     first = next(records, None)
-    if first is None:
-        return
+    if first is None:  # an empty file, or an empty array: surely not what was meant to be imported
+        raise ValueError(f"{report.file} holds no records: there is nothing to import")
     fmt = report.format = options.format or detect_format(*first)
     options.check(fmt)
     convert = _CONVERTERS[fmt]
@@ -146,7 +147,7 @@ def _import_records(store, records, options, report, stack, tick):
         stack.callback(rejected.close)
     attrs = {"source": options.source or SOURCES[fmt], "annotator": options.annotator, "split": options.split}
     name = Path(first[0].file).name
-    with store.bulk_insert() as bulk:
+    with bulk_insert() as bulk:
         for where, value in chain([first], records):
             report.read += 1
             if report.read % PROGRESS_EVERY == 0:
@@ -196,7 +197,7 @@ def _convert(convert, fmt, where, value, options, attrs):
 def _final_replies_equal(seed):
     accepted, rejected = seed["Accepted"][-1:], seed["Rejected"][-1:]
     return (accepted and rejected and isinstance(accepted[0], str) and isinstance(rejected[0], str)
-            and accepted[0].strip() == rejected[0].strip())
+            and same_reply(accepted[0], rejected[0]))
 
 
 def detect_format(where: Location, record) -> str:
@@ -240,8 +241,8 @@ def _parquet_records(path):
             read["total"] = parquet.metadata.num_rows
             for batch in parquet.iter_batches(batch_size=1024):
                 for row in batch.to_pylist():
-                    yield Location(str(path), record=read["rows"]), row
                     read["rows"] += 1
+                    yield Location(str(path), record=read["rows"]), row
         except pyarrow.ArrowException as e:
             raise OSError(f"not a readable parquet file: {e}") from None
 
@@ -419,7 +420,7 @@ def dump_trl_jsonl(examples: Iterable[dict], fh: IO[bytes], *, check=True) -> in
     n = 0
     for n, example in enumerate(examples, 1):
         if check:
-            example = check_example(example, Location(getattr(fh, "name", None), record=n - 1))
+            example = check_example(example, Location(getattr(fh, "name", None), record=n))
         fh.write(json_text(to_trl(example)).encode("utf-8") + b"\n")
     return n
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -36,6 +37,9 @@ from trainer.spec import canonical
 STUDIO = "studio.json"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOG_TAIL_BYTES = 16_000
+PACE_BYTES = 64_000  # the end of log.txt the time left is measured on: hundreds of steps
+# The trainer's timestamped log lines that time a run: each step, and the first line of every process.
+STEP_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (?:step (\d+)/\d+ |train pairs: )", re.M)
 ACTIVE = ("starting", "running")  # a process is (about to be) at work
 
 # The Train tab's presets, as whole trainer configs. The default settings are the trainer's own: plain DPO at lr
@@ -235,25 +239,29 @@ def took_seconds(record: dict, status: dict, state: str, now: float) -> float | 
     return sum(max(0.0, s) for s in spans) + max(0.0, end - launches[-1]["at"])
 
 
-class Pace:
-    """Seconds per step, from the first step this studio saw a process finish: setup (loading, reference
-    log-probs) is not a step, evals are part of the pace. Kept in memory; after a restart it starts over."""
-
-    def __init__(self):
-        self._first: dict[tuple[str, int], tuple[float, int]] = {}  # (run, pid) -> (time, step)
-
-    def eta(self, run: str, status: dict, now: float) -> float | None:
-        step, total, at = status.get("step") or 0, status.get("total_steps"), status.get("updated_at") or now
-        if step < 1 or not total:
-            return None
-        first = self._first.setdefault((run, status.get("pid")), (at, step))
-        if step <= first[1]:
-            return None
-        per_step = (at - first[0]) / (step - first[1])
-        return max(0.0, per_step * (total - step) - (now - at))
+def step_times(run_dir) -> list[tuple[int, float]]:
+    """(step, time) of each training step the run's current process logged, from the end of log.txt. Every
+    process logs its training pairs first, so the steps before that line were another process's."""
+    steps = []
+    for stamp, step in STEP_LINE.findall(log_text(run_dir, PACE_BYTES)):
+        if step:
+            steps.append((int(step), time.mktime(time.strptime(stamp, "%Y-%m-%d %H:%M:%S"))))
+        else:
+            steps = []  # a new process
+    return steps
 
 
-_pace = Pace()
+def eta_seconds(run_dir, status: dict, now: float) -> float | None:
+    """Seconds left: the current process's pace (seconds a step, its evals included, between its first and last
+    logged step; loading and the step-0 eval are no steps) times the steps left, less the time since the last
+    step, but at most one step's worth, so an eval in progress never runs the estimate down to 0. From the run
+    directory alone: a restarted studio says the same."""
+    steps, total = step_times(run_dir), status.get("total_steps")
+    if len(steps) < 2 or not total or steps[-1][1] <= steps[0][1]:
+        return None
+    (first, start), (last, end) = steps[0], steps[-1]
+    pace = (end - start) / (last - first)
+    return max(0.0, pace * (total - last) - min(max(0.0, now - end), pace))
 
 
 def best_eval_accuracy(metrics: list[dict]) -> float | None:
@@ -274,7 +282,7 @@ def observe(run_dir, now: float | None = None) -> RunView:
         total_steps=status.get("total_steps") or config.get("max_steps"), best_step=status.get("best_step"),
         examples=examples, best_eval_accuracy=best_eval_accuracy(metrics),
         started_at=launches[0]["at"] if launches else None, took_s=took_seconds(record, status, state, now),
-        eta_s=_pace.eta(str(rd.path), status, now) if state == "running" else None,
+        eta_s=eta_seconds(rd.path, status, now) if state == "running" else None,
         error=status.get("error") if state in ("failed", "crashed") else None,
         warning=status.get("warning") or (warnings[-1] if warnings else None),
         base=record.get("base") or config.get("model", ""), data=record.get("data", ""),
@@ -298,14 +306,18 @@ def list_runs(runs_dir) -> list[RunView]:
     return sorted(found, key=lambda r: (r.started_at or (r.path / CONFIG).stat().st_mtime, r.id), reverse=True)
 
 
-def log_tail(run_dir, lines: int = 40) -> str:
+def log_text(run_dir, nbytes: int) -> str:
+    """The last `nbytes` of the run's log.txt ('' before there is one)."""
     path = RunDir(run_dir) / LOG
     if not path.exists():
         return ""
     with open(path, "rb") as fh:
-        fh.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
-        text = fh.read().decode("utf-8", errors="replace")
-    return "\n".join(text.splitlines()[-lines:])
+        fh.seek(max(0, path.stat().st_size - nbytes))
+        return fh.read().decode("utf-8", errors="replace")
+
+
+def log_tail(run_dir, lines: int = 40) -> str:
+    return "\n".join(log_text(run_dir, LOG_TAIL_BYTES).splitlines()[-lines:])
 
 
 def checkpoints(run_dir) -> list[tuple[str, str]]:

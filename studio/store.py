@@ -27,7 +27,7 @@ from typing import Iterable, Iterator
 import sqlite_utils
 
 from studio import pairing
-from trainer.seed import SeedError, check_example, json_text
+from trainer.seed import SeedError, check_example, json_text, same_reply
 
 STATUSES = ("draft", "done", "skipped", "discarded")
 OUTCOMES = ("policy", "reference", "tie", "both_bad")
@@ -292,7 +292,7 @@ class RankingResult:
     ranking_id: int
     example_ids: list[int]    # the pairs this ranking stands behind now
     duplicate_ids: list[int]  # pairs that already existed elsewhere (stored once, under their first provenance)
-    identical: int            # pairs skipped because both candidates have the same text
+    identical: int            # pairs skipped because both candidates have the same text (whitespace aside)
 
 
 # --------------------------------------------------------------------------------------------------- helpers
@@ -415,6 +415,22 @@ class BulkInsert:
             self.rows.clear()
 
 
+class BulkCheck(BulkInsert):
+    """A bulk insert that writes nothing: each row counts as added, or as a duplicate of a stored example or of
+    an earlier row. The hashes seen go to a temporary table, which lives with the connection and locks nothing,
+    so annotators keep saving while a big file is checked."""
+
+    def flush(self):
+        if self.rows:
+            added = self.db.conn.executemany(
+                "INSERT INTO temp.checked (content_hash) SELECT :content_hash WHERE NOT EXISTS "
+                "(SELECT 1 FROM main.examples WHERE content_hash = :content_hash) ON CONFLICT DO NOTHING",
+                self.rows).rowcount
+            self.added += added
+            self.duplicates += len(self.rows) - added
+            self.rows.clear()
+
+
 # --------------------------------------------------------------------------------------------------- the store
 
 class Store:
@@ -504,6 +520,15 @@ class Store:
         Everything is committed when the block ends, nothing if it raises. Duplicates are counted, not stored."""
         with self._unit(write=True) as db:
             bulk = BulkInsert(db, batch_size)
+            yield bulk
+            bulk.flush()
+
+    @contextmanager
+    def bulk_check(self, batch_size=1000) -> Iterator[BulkCheck]:
+        """What bulk_insert would add and skip as duplicates of the stored examples, without writing anything."""
+        with self._unit() as db:
+            db.execute("CREATE TEMP TABLE checked (content_hash TEXT PRIMARY KEY)")
+            bulk = BulkCheck(db, batch_size)
             yield bulk
             bulk.flush()
 
@@ -683,7 +708,7 @@ class Store:
             context = self._context(db, conversation, turn)
             saved, duplicates, identical = [], [], 0
             for accepted, rejected in pairs:
-                if texts[accepted] == texts[rejected]:
+                if same_reply(texts[accepted], texts[rejected]):
                     identical += 1
                     continue
                 example_id, stored = _insert_example(db, example_row(
@@ -830,6 +855,20 @@ class Store:
             queue = dict.fromkeys(("pending", "assigned", "done"), 0)
             queue.update(db.execute("SELECT status, count(*) FROM prompts GROUP BY status").fetchall())
             return {"annotators": dict(sorted(annotators.items())), "queue": queue}
+
+    def queue_for(self, annotator) -> dict:
+        """The queue as one annotator sees it: {done, waiting (what Next can serve them, theirs included), held
+        (assigned to someone else), skipped (pending, but skipped by them)}."""
+        with self._unit() as db:
+            row = _one(db, """SELECT coalesce(sum(status = 'done'), 0) AS done,
+                    coalesce(sum(status = 'assigned' AND assigned_to = :a OR status = 'pending' AND NOT skipped), 0)
+                        AS waiting,
+                    coalesce(sum(status = 'assigned' AND assigned_to IS NOT :a), 0) AS held,
+                    coalesce(sum(status = 'pending' AND skipped), 0) AS skipped
+                FROM (SELECT status, assigned_to, EXISTS (SELECT 1 FROM prompt_skips s WHERE s.prompt_id = p.id
+                                                          AND s.annotator = :a) AS skipped FROM prompts p)""",
+                       {"a": annotator})
+        return row
 
     # -- votes: policy vs reference ------------------------------------------------------------------------------
 

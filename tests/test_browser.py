@@ -129,7 +129,7 @@ def test_a_new_user_writes_ranks_finds_and_exports(page, studio, tiny_checkpoint
     page.get_by_role("option", name="run-1 · best").click()
     page.locator("#max-new-tokens input[type=number]").fill("16")
     page.locator("#max-new-tokens input[type=number]").press("Enter")
-    page.locator("#seed input[type=number]").fill("11")
+    box(page, "seed").fill("11")
     page.locator("#sample").click()
     notice(page).to_contain_text("Sampled 3 candidates")
     expect(page.locator("#cand-4")).to_be_hidden()
@@ -279,3 +279,64 @@ def test_with_auth_a_login_page_comes_first_and_saves_carry_the_login(browser, t
         notice(page).to_contain_text("Saved")
         assert [e.annotator for e in Store(settings.db).iter_examples()] == ["alice"]
         page.context.close()
+
+
+def no_error_badges(page):
+    """Gradio marks every output of an event that raised with an error badge; a refusal is a message instead."""
+    expect(page.locator("[data-testid=status-tracker] .error")).to_have_count(0)
+
+
+def test_an_empty_seed_samples_anew_and_an_edit_is_yours_as_it_is_typed(page):
+    sign_in(page, "ruth")
+    box(page, "user-msg").fill("What is your favourite soup?")
+    page.get_by_role("tab", name="Rank").click()
+    page.locator("#sampling").click()
+    expect(page.locator("#seed :is(input, textarea)")).to_have_value("")  # still empty: a new seed every time
+    page.locator("#max-new-tokens input[type=number]").fill("8")
+    page.locator("#max-new-tokens input[type=number]").press("Enter")
+    page.locator("#sample").click()
+    notice(page).to_contain_text("Sampled 3 candidates")
+    page.locator("#sample").click()
+    expect(page.locator("#cand-4")).to_be_visible()  # new replies, not the same draw again
+    notice(page).not_to_contain_text("already shown")
+    expect(page.locator("#cand-1")).to_contain_text("Candidate 1 · model")
+    box(page, "cand-1").fill("A thick pea soup.")
+    expect(page.locator("#cand-1")).to_contain_text("Candidate 1 · yours · edited")  # at once, not after a save
+    expect(box(page, "cand-1")).to_have_value("A thick pea soup.")
+
+
+def test_a_name_typed_in_another_browser_brings_back_its_draft(page, browser, studio):
+    sign_in(page, "sol")
+    write_turn(page, "Where is my parcel?", "It is on its way.")
+    page.locator("#continue-write").click()
+    notice(page).to_contain_text("Turn 1 kept as context")
+    other = ready(open_page(browser, studio[0]))
+    sign_in(other, "sol")
+    box(other, "annotator").press("Tab")
+    expect(other.locator("#chat [data-testid=bot]")).to_have_text("It is on its way.")  # no reload needed
+    expect(other.locator("#notice")).to_contain_text("Welcome back")
+    other.context.close()
+
+
+def test_a_refused_edit_keeps_the_text_and_page_zero_is_refused_alone(page):
+    sign_in(page, "tara")
+    write_turn(page, "What is two plus two?", "Four.", "Five.")
+    page.locator("#save-write").click()
+    notice(page).to_contain_text("Saved")
+    page.get_by_role("tab", name="Data").click()
+    search(page, "two plus two")
+    cell(page, 0, 5).click()
+    expect(page.locator("#view-accepted [data-testid=bot]")).to_have_text("Four.")
+    page.locator("#page input").fill("0")
+    page.locator("#page input").press("Enter")
+    expect(page.locator("#where")).to_contain_text("1 example · page 1 of 1 (there is no page 0)")
+    expect(page.locator("#page input")).to_have_value("1")
+    expect(cell(page, 0, 5)).to_have_text("What is two plus two?")
+    no_error_badges(page)
+    page.locator("#edit").get_by_text("Edit", exact=True).first.click()  # the accordion opens
+    editor = page.locator("#edit-json .cm-content")
+    typed = '{"Template": ["CUSTOM"], "User": ["What is two plus two?"], "Accepted": ["Four."], "Rejected": ["Four. "]}'
+    editor.fill(typed)
+    page.locator("#save-example").click()
+    expect(page.locator("#data-notice")).to_contain_text("Rejected[0]': is identical to Accepted[0] (whitespace aside)")
+    expect(editor).to_have_text(typed)  # what the error is about is still there to fix

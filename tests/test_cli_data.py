@@ -46,6 +46,15 @@ def test_export_to_stdout_with_filters(db, capsysbinary):
     assert capsysbinary.readouterr().out == b""
 
 
+def test_an_empty_file_is_an_error_naming_it(db, tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    assert run("import", empty, "--db", db) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f"dpo-studio import: error: {empty} holds no records: there is nothing to import\n"
+    assert captured.out == ""
+
+
 def test_pku_options_reach_the_import(db, capsys):
     assert run("import", FIXTURES / "pku_newer.jsonl", "--db", db, "--agree", "--dimension", "better") == 0
     out = capsys.readouterr().out
@@ -113,4 +122,4 @@ def test_the_real_entry_point_exits_non_zero_without_a_traceback(db, tmp_path):
     result = subprocess.run([sys.executable, "-c", code, "import", str(bad), "--db", str(db)], cwd=ROOT,
                             capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert f"{bad}, record 0, line 1: invalid JSON" in result.stderr
+    assert f"{bad}, record 1, line 1: invalid JSON" in result.stderr

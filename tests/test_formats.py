@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from studio import formats
 from studio.formats import ImportOptions, export_file, from_trl, import_file, to_trl
 from studio.store import ExampleFilter, Store
-from trainer.seed import SeedError
+from trainer.seed import SeedError, same_reply
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -82,7 +82,7 @@ def test_pku_better_dimension_and_the_older_schema(store, tmp_path):
     import_file(store, FIXTURES / "pku_older.json", ImportOptions(dimension="better"))
     sister = seeds(store)[1]
     assert sister["Accepted"] == ["Put a fake spider in her bed; she is terrified of spiders."]
-    assert next(store.iter_examples()).source_ref == "pku_older.json#0"
+    assert next(store.iter_examples()).source_ref == "pku_older.json#1"
 
 
 @pytest.mark.parametrize("option, kept, removed", [  # a row counts under the first filter that removes it
@@ -135,10 +135,27 @@ def test_pku_options_are_refused_for_other_formats(store):
         import_file(store, FIXTURES / "pku_newer.jsonl", ImportOptions(dimension="kinder"))
 
 
+@pytest.mark.parametrize("content", [b"", b" \n", b"[]", b"[\n]\n"])
+def test_a_file_without_records_is_an_error_naming_it(store, tmp_path, content):
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"^{path} holds no records"):
+        import_file(store, path)
+
+
 def test_length_limits(store):
     report = import_file(store, FIXTURES / "pku_newer.jsonl", ImportOptions(max_chars=80, min_chars=45))
     assert dict(report.filtered) == {"identical-responses": 1, "too-long": 1, "too-short": 1}
     assert report.imported == 2
+
+
+def test_replies_that_differ_only_in_whitespace_are_refused_or_filtered(store, tmp_path):
+    same = ex(accepted="Same reply.", rejected="Same reply. ")
+    report = import_file(store, write_jsonl(tmp_path / "seed.jsonl", [ex(), same]))
+    assert not report.committed and report.errors[0].line == 2 and "whitespace aside" in str(report.errors[0])
+    hh = {"chosen": "\n\nHuman: Hi\n\nAssistant: Same  reply.", "rejected": "\n\nHuman: Hi\n\nAssistant: Same reply."}
+    report = import_file(store, write_jsonl(tmp_path / "hh.jsonl", [hh]))
+    assert dict(report.filtered) == {"identical-responses": 1} and store.count_examples() == 0
 
 
 # --------------------------------------------------------------------------------------------- HH-RLHF and TRL
@@ -192,7 +209,7 @@ def test_trl_bad_rows(store, tmp_path, row, field):
 def test_trl_export_refuses_invalid_examples():
     with pytest.raises(SeedError) as info:
         formats.dump_trl_jsonl([ex(), ex(rejected="Hello!")], io.BytesIO())
-    assert (info.value.record, info.value.field) == (1, "Rejected[0]")
+    assert (info.value.record, info.value.field) == (2, "Rejected[0]")
 
 
 def test_to_trl_starts_the_continuation_at_the_first_differing_reply():
@@ -313,7 +330,7 @@ def test_parquet_errors_name_the_file_record_and_field(store, tmp_path):
     report = import_file(store, path)
     assert not report.committed and report.invalid == 1 and store.count_examples() == 0
     error = str(report.errors[0])
-    assert error.startswith(str(path)) and "record 2" in error and "Accepted" in error, error
+    assert error.startswith(str(path)) and "record 3" in error and "Accepted" in error, error
     progress = []
     report = import_file(store, path, ImportOptions(skip_invalid=True), progress=lambda *a: progress.append(a))
     assert report.imported == 2 and progress[-1] == (3, 3)
@@ -403,13 +420,13 @@ def seed_examples(draw):
     accepted = draw(st.lists(messages, min_size=n, max_size=n))
     same = draw(st.lists(st.booleans(), min_size=n - 1, max_size=n - 1))
     rejected = [a if keep else draw(messages) for a, keep in zip(accepted, same)]
-    rejected.append(draw(messages.filter(lambda m: m != accepted[-1])))
+    rejected.append(draw(messages.filter(lambda m: not same_reply(m, accepted[-1]))))
     template = draw(st.one_of(st.just("CUSTOM"), messages))
     return {"Template": [template], "User": users, "Accepted": accepted, "Rejected": rejected}
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(seed_examples(), min_size=0, max_size=6), st.sampled_from(formats.EXPORT_FORMATS))
+@given(st.lists(seed_examples(), min_size=1, max_size=6), st.sampled_from(formats.EXPORT_FORMATS))
 def test_export_import_export_is_byte_identical(examples, fmt):
     with tempfile.TemporaryDirectory() as work:
         first = Store(Path(work) / "first.db")

@@ -17,7 +17,7 @@ from studio.formats import export_file
 from studio.store import ExampleFilter, Store
 from test_train import preference_examples
 from trainer.config import ConfigError, TrainConfig
-from trainer.rundir import BEST, DATA, LAST, METRICS, RunDir
+from trainer.rundir import BEST, DATA, LAST, LOG, METRICS, RunDir
 
 # A tiny run: batches of 4, an eval every 4 steps, short samples of the held-out prompts only.
 TINY = {"max_steps": 2000, "batch_size": 4, "eval_interval": 4, "save_interval": 4, "lr": 1e-2, "warmup_steps": 2,
@@ -136,12 +136,29 @@ def test_the_studio_refuses_what_the_trainer_refuses_in_its_words(tmp_path, tiny
     assert runs.list_runs(tmp_path / "runs") == []
 
 
-def test_pace_counts_from_the_first_step_seen_and_starts_over_for_a_new_process():
-    pace = runs.Pace()
-    assert pace.eta("r", {"step": 0, "total_steps": 10, "updated_at": 100.0, "pid": 1}, 100.0) is None  # setup
-    assert pace.eta("r", {"step": 2, "total_steps": 10, "updated_at": 130.0, "pid": 1}, 130.0) is None
-    assert pace.eta("r", {"step": 4, "total_steps": 10, "updated_at": 134.0, "pid": 1}, 135.0) == 11.0
-    assert pace.eta("r", {"step": 6, "total_steps": 10, "updated_at": 200.0, "pid": 2}, 200.0) is None  # resumed
+def log_lines(rd, *timed):
+    """Write log.txt as the trainer does: a timestamped line for each (seconds after noon, text)."""
+    noon = time.mktime((2026, 1, 1, 12, 0, 0, 0, 0, -1))
+    (rd / LOG).write_text("".join(time.strftime("%Y-%m-%d %H:%M:%S ", time.localtime(noon + t)) + f"{text}\n"
+                                  for t, text in timed), encoding="utf-8")
+    return noon
+
+
+def test_the_time_left_is_the_logged_pace_of_the_current_process(tmp_path):
+    rd = RunDir(tmp_path / "run")
+    rd.path.mkdir()
+    status = {"step": 8, "total_steps": 10}
+    noon = log_lines(rd, (0, "train pairs: {}"), (30, "step 1/10 loss 1.0"), (60, "step 2/10 loss 1.0"),
+                     (3600, "train pairs: {}"), (3610, "resumed from checkpoints/last at step 2"),  # slower, stopped
+                     *((3640 + 2 * s, f"step {s}/10 loss 1.0") for s in (3, 4, 5, 6)),
+                     (3662, "eval step 6: loss 0.5"),  # 20 s of eval between steps 6 and 7
+                     *((3660 + 2 * s, f"step {s}/10 loss 1.0") for s in (7, 8)))
+    last = noon + 3676
+    assert runs.eta_seconds(rd.path, status, last) == 2 * (3676 - 3646) / 5  # 6 s a step over steps 3 to 8
+    assert runs.eta_seconds(rd.path, status, last + 1) == 11.0  # the clock runs on between steps
+    assert runs.eta_seconds(rd.path, status, last + 30) == 6.0  # a long eval: one step's worth off, never 0:00
+    log_lines(rd, (0, "train pairs: {}"), (30, "step 1/10 loss 1.0"))
+    assert runs.eta_seconds(rd.path, status, noon + 31) is None  # one step is no pace yet
 
 
 # ------------------------------------------------------------------------------------------------- processes

@@ -65,6 +65,14 @@ def test_earlier_turns_may_be_equal_only_the_final_must_differ():
     assert fields({**shared, "Rejected": ["other", "good"]}) == ["Rejected[1]"]
 
 
+@pytest.mark.parametrize("rejected", ["Hello! ", " Hello!", "Hello!\n", "Hello!\t\n "])
+def test_final_replies_that_differ_only_in_whitespace_are_identical(rejected):
+    problem, = validate_example({**EXAMPLE, "Rejected": [rejected]})
+    assert problem.field == "Rejected[0]" and "identical to Accepted[0] (whitespace aside)" in problem.message
+    assert validate_example({**EXAMPLE, "Rejected": ["Hello !"]}) == []  # a space inside a word is a difference
+    assert seed.same_reply("a  b\n", "a b") and not seed.same_reply("ab", "a b")
+
+
 def test_problem_messages_are_readable():
     problem, = validate_example({**EXAMPLE, "Rejected": ["Hello!"]})
     assert "identical to Accepted[0]" in problem.message
@@ -86,12 +94,12 @@ def test_array_jsonl_and_single_object_read_alike(tmp_path):
 def test_bom_crlf_and_blank_lines_are_accepted():
     crlf = b"\xef\xbb\xbf" + LINE + b"\r\n\r\n" + LINE + b"\r\n"
     assert [where.line for where, _ in read(crlf)] == [1, 3]
-    assert [where.record for where, _ in read(b"\xef\xbb\xbf[\r\n" + LINE + b",\r\n" + LINE + b"\r\n]\r\n")] == [0, 1]
+    assert [where.record for where, _ in read(b"\xef\xbb\xbf[\r\n" + LINE + b",\r\n" + LINE + b"\r\n]\r\n")] == [1, 2]
 
 
 def test_locations_are_records_for_arrays_and_lines_for_jsonl():
     pretty = json.dumps([EXAMPLE, EXAMPLE], indent=1).encode()
-    assert [(w.record, w.line) for w, _ in read(pretty)] == [(0, 2), (1, 16)]
+    assert [(w.record, w.line) for w, _ in read(pretty)] == [(1, 2), (2, 16)]
     assert [(w.record, w.line) for w, _ in read(LINE + b"\n\n" + LINE)] == [(None, 1), (None, 3)]
 
 
@@ -100,12 +108,12 @@ def test_empty_inputs_have_no_records():
 
 
 @pytest.mark.parametrize("data, where, words", [
-    (b"[" + LINE + b"," + LINE, (2, 1), "truncated"),
-    (b"[" + LINE + b"," + LINE[:-9], (1, 1), "truncated"),
+    (b"[" + LINE + b"," + LINE, (3, 1), "truncated"),
+    (b"[" + LINE + b"," + LINE[:-9], (2, 1), "truncated"),
     (LINE + b"\n" + LINE[:-9], (None, 2), "truncated"),
-    (b"[" + LINE + b" " + LINE + b"]", (1, 1), "expected ',' or ']'"),
+    (b"[" + LINE + b" " + LINE + b"]", (2, 1), "expected ',' or ']' after record 1"),
     (b"[" + LINE + b"] x", (None, 1), "after the closing"),
-    (b"[" + LINE + b",]", (1, 1), "invalid JSON"),
+    (b"[" + LINE + b",]", (2, 1), "invalid JSON"),
     (LINE + b"\n{\"User\": [1,}\n", (None, 2), "invalid JSON"),
     (LINE + b"\n\xff\xfe\n", (None, 2), "invalid UTF-8"),
     (b"[" + LINE + b",\n" + LINE.replace(b"Hi", b"H\xc3i") + b"]", (None, 2), "invalid UTF-8"),
@@ -113,6 +121,15 @@ def test_empty_inputs_have_no_records():
 def test_broken_files_raise_located_errors(data, where, words):
     e = error(data)
     assert (e.record, e.line) == where and words in str(e) and str(e).startswith("f.json, ")
+
+
+def test_messages_count_records_from_one_and_say_where_json_broke_off():
+    assert str(error(b"[" + LINE + b", " + LINE.replace(b'"Hi"', b'"Hi') + b"]")) == (
+        "f.json, record 2, line 1: invalid JSON: Expecting ',' delimiter at line 1 column 135")
+    truncated = str(error(LINE + b'\n{"User": ["unfinished'))
+    assert truncated == ("f.json, line 2: invalid JSON: Unterminated string starting at line 2 column 11 (the file "
+                         "looks truncated)")
+    assert seed.json_problem("Expecting value", "line 1 column 2") == "Expecting value at line 1 column 2"
 
 
 def test_a_huge_record_is_refused_without_reading_it_all(monkeypatch):
@@ -191,7 +208,7 @@ def test_dump_validates_write_only_frames():
     invalid = {**EXAMPLE, "Accepted": ["Go away."]}
     with pytest.raises(SeedError) as info:
         dump_seed_jsonl([EXAMPLE, invalid], io.BytesIO())
-    assert info.value.record == 1 and info.value.field == "Rejected[0]"
+    assert info.value.record == 2 and info.value.field == "Rejected[0]"
     out = io.BytesIO()
     assert seed.write_seed_jsonl([seed.encode_example(invalid)], out) == 1 and b"Go away." in out.getvalue()
 

@@ -270,6 +270,13 @@ def test_reranking_replaces_the_old_pairs_and_revives_the_ones_it_yields_again(s
     assert [r.id for r in store.get_conversation(conversation).turns[0].rankings] == [second.ranking_id]
 
 
+def test_candidates_that_differ_only_in_whitespace_make_no_pair(store):
+    conversation = store.start_conversation(annotator="ann", user="u")
+    a, spaced = (store.add_candidate(conversation, 0, t) for t in ("Same reply.", "Same reply. "))
+    result = store.save_ranking(conversation, 0, [[a], [spaced]], annotator="ann")
+    assert (result.example_ids, result.identical, store.count_examples()) == ([], 1, 0)
+
+
 def test_identical_candidates_none_acceptable_and_duplicates(store):
     conversation = store.start_conversation(annotator="ann", user="u")
     a, b, same = (store.add_candidate(conversation, 0, t) for t in ("a", "b", "a"))
@@ -335,7 +342,10 @@ def test_the_queue_serves_resumes_and_never_reserves_a_skip(store):
     assert store.get_conversation(third).template == "Be brief."
     store.set_conversation_status(third, "done")
     assert store.next_prompt("ann") is None  # p1 skipped by ann, p2 with bob, p3 done
+    assert store.queue_for("ann") == {"done": 1, "waiting": 0, "held": 1, "skipped": 1}
+    assert store.queue_for("bob") == {"done": 1, "waiting": 2, "held": 0, "skipped": 0}  # p2 is bob's own
     assert store.next_prompt("cy").text == "p1"
+    assert store.queue_for("cy") == {"done": 1, "waiting": 1, "held": 1, "skipped": 0}
     with pytest.raises(StoreError):
         store.add_prompts([" "])
 

@@ -82,6 +82,7 @@ def test_a_rejected_reply_on_an_earlier_turn_is_stored_as_a_pair_of_its_own(stor
     (("u", "", "r"), "Accepted reply: is empty"),
     (("u", "a", ""), "Rejected reply: is empty"),
     (("u", "same", "same"), "Rejected reply: is identical to Accepted"),
+    (("u", "Same reply.", "Same reply. "), "Rejected reply: is identical to Accepted"),
     (("u" * 20_001, "a", "r"), "The user message is 20,001 characters; the limit is 20,000."),
 ])
 def test_invalid_examples_are_refused_inline_and_nothing_is_stored(store, fields, problem):
@@ -91,6 +92,13 @@ def test_invalid_examples_are_refused_inline_and_nothing_is_stored(store, fields
     assert problem in annotate.previews(annotate.thread(store, "ann", draft), draft)["write_preview"]
     assert store.list_conversations() == [] and store.count_examples() == 0
     assert draft["user"] == fields[0]  # the annotator's text stays in the form
+
+
+def test_several_problems_read_as_separate_sentences(store):
+    with pytest.raises(Refused) as info:
+        annotate.save_written(store, "ann", write(new_draft(), " ", "", "r"))
+    assert str(info.value) == ("User message: is empty or whitespace-only. "
+                               "Accepted reply: is empty or whitespace-only.")
 
 
 def test_continue_needs_no_rejected_reply_but_refuses_an_identical_one(store):
@@ -138,6 +146,17 @@ def test_sampling_commits_the_turn_and_fills_the_slots(store, sampling):
     assert values["user"]["interactive"] is False  # the user message is committed now
 
 
+def test_an_empty_seed_draws_a_new_one_for_every_request(store, sampling):
+    values = {**sampling, "seed": ""}
+    assert len({annotate.sampling_params(values).seed for _ in range(5)}) > 1
+    assert annotate.sampling_params({**sampling, "seed": " 12 "}).seed == 12
+    with pytest.raises(Refused, match="whole number"):
+        annotate.sampling_params({**sampling, "seed": "1.5"})
+    draft = sampled(store, values)
+    annotate.sample(store, "ann", draft, values)
+    assert len(draft["candidate_ids"]) == 6  # a second draw, not the first one again
+
+
 def test_repeated_samples_become_one_candidate(store, sampling, monkeypatch):
     class Confident:  # a model sure of its answer samples it again and again
         def candidates(self, template, users, replies, params, n):
@@ -150,6 +169,26 @@ def test_repeated_samples_become_one_candidate(store, sampling, monkeypatch):
         annotate.sample(store, "ann", draft, sampling)
     assert len(draft["candidate_ids"]) == 2
     assert annotate.new_replies(["a", " ", "b", "a"], shown=["b"]) == ["a"]
+    assert annotate.new_replies(["Same reply. ", "Same\nreply.", "b"], shown=["Same reply."]) == ["b"]
+
+
+def test_an_edit_of_whitespace_only_is_no_edit_and_yields_no_pair(store, sampling, monkeypatch):
+    class TwoReplies:
+        def candidates(self, template, users, replies, params, n):
+            return ["Same reply.", "Another one."]
+
+    monkeypatch.setattr(annotate.models, "load", lambda path: TwoReplies())
+    draft = ranked(sampled(store, sampling), 1, 2)
+    draft[TEXTS[1]] = "Same reply. "  # the second, ranked below the first, now reads like it
+    draft[TEXTS[0]] = "Same reply.\n"
+    th = annotate.thread(store, "ann", draft)
+    assert annotate.edited_slots(th, draft) == [2]
+    shown = annotate.previews(th, draft)
+    assert "yields **0** pairs (best-vs-rest) + **1** from your edits" in shown["pairs"]
+    assert "1 edit stored" in annotate.save_ranking(store, "ann", draft, done=True)
+    assert exported(store).decode() == shown["rank_preview"]
+    assert [(e["Accepted"][0], e["Rejected"][0]) for e in store.export_examples()] == [
+        ("Same reply. ", "Another one.")]
 
 
 def test_a_ranking_with_an_edit_stores_the_ranked_pairs_and_edited_over_original(store, sampling):
@@ -259,6 +298,8 @@ def test_prompts_are_read_from_text_and_json_lines(tmp_path):
     assert annotate.read_prompts(jsonl) == ["plain", {"text": "t", "template": "Be brief."},
                                             {"text": "p", "template": "CUSTOM"}]
     for body, problem in (('"ok"\n{"text": 1}\n', "line 2: expected a string"), ("{oops\n", "line 1: not valid"),
+                          ('{"text": "unfinished\n', r"line 1: not valid JSON \(Unterminated string starting at column "
+                                                   r"10\)\.$"),
                           ('"' + "x" * 20_001 + '"\n', "line 1: the prompt is 20,001 characters")):
         jsonl.write_text(body, encoding="utf-8")
         with pytest.raises(Refused, match=problem):
@@ -269,7 +310,8 @@ def test_the_work_queue_serves_saves_skips_and_discards(store, tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("p1\np2\np3\n", encoding="utf-8")
     assert "Queued 3 new prompts" in annotate.import_prompts(store, "", new_draft(), str(prompts))
-    assert "(3 were already queued)" in annotate.import_prompts(store, "", new_draft(), str(prompts))
+    assert "Queued 0 new prompts from prompts.txt (3 were already queued)." in annotate.import_prompts(
+        store, "", new_draft(), str(prompts))
     draft = new_draft()
     annotate.next_prompt(store, "ann", draft)
     assert draft["user"] == "p1" and annotate.view(store, "ann", draft)["user"]["interactive"] is False
@@ -284,8 +326,27 @@ def test_the_work_queue_serves_saves_skips_and_discards(store, tmp_path):
     other = new_draft()
     annotate.next_prompt(store, "bob", other)
     assert other["user"] == "p2"  # ann skipped it; bob gets it
-    assert "1/3 prompts done" in annotate.progress_text(store, "ann")
-    assert "**You** 1 conversations saved, 1 pairs" in annotate.progress_text(store, "ann")
+    assert "**Queue** 1/3 prompts done, 1 waiting (1 with other annotators)" in annotate.progress_text(store, "ann")
+    assert "**You** 1 conversation saved, 1 pair, 0 in progress" in annotate.progress_text(store, "ann")
+    annotate.next_prompt(store, "cy", new_draft())  # p3, discarded by ann
+    assert "0 waiting (2 with other annotators)" in annotate.progress_text(store, "ann")
+    assert "The queue is empty for you (2 with other annotators)" in annotate.next_prompt(store, "ann", new_draft())
+
+
+def test_an_edited_candidate_is_labelled_yours_as_it_is_typed(store, sampling):
+    draft = sampled(store, sampling)
+    draft[TEXTS[0]] = "my own words"
+    labels = annotate.slot_labels(annotate.thread(store, "ann", draft), draft)
+    assert labels[:4] == ["Candidate 1 · yours · edited", "Candidate 2 · model", "Candidate 3 · model", "Candidate 4"]
+
+
+def test_a_name_typed_in_a_fresh_browser_brings_back_that_annotators_draft(store, sampling):
+    draft = sampled(store, sampling, annotator="ann")
+    values = annotate.named(store, "ann", None)
+    assert values["draft"]["conversation_id"] == draft["conversation_id"] and values["mode"]["selected"] == "rank"
+    assert "Welcome back" in values["notice"]
+    assert annotate.named(store, "bob", None) is None  # nothing of bob's: the page stays as it is
+    assert annotate.named(store, "ann", write(new_draft(), "typed here", "")) is None  # this browser's work stays
 
 
 def test_work_in_progress_is_restored_from_the_browser_or_the_store(store, sampling):
@@ -369,16 +430,59 @@ def test_open_edit_delete_and_undo(store):
     assert data.restore_example(store, 1) == "Example 1 is back." and store.count_examples() == 2
 
 
+def test_a_page_below_one_shows_the_first_and_says_so(store):
+    fill(store, 2)
+    rows, page, where = data.browse(store, data.example_filter(), 0)
+    assert (len(rows), page, where) == (2, 1, "2 examples · page 1 of 1 (there is no page 0)")
+    with pytest.raises(ValueError, match=r"^Not valid JSON: Unterminated string starting at line 1, column 11\.$"):
+        data.save_example(store, 1, '{"User": ["unfinished', "done")
+
+
 def test_an_import_is_checked_before_anything_is_stored(store, tmp_path):
     good = {"Template": ["CUSTOM"], "User": ["u"], "Accepted": ["a"], "Rejected": ["r"]}
     path = tmp_path / "mixed.jsonl"
     path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "Rejected": ["a"]}) + "\n", encoding="utf-8")
-    ok, report = data.check_import(str(path), data.import_options("auto", "safer", [], True, False))
+    ok, report = data.check_import(store, str(path), data.import_options("auto", "safer", [], True, False))
     assert not ok and "mixed.jsonl, line 2" in report and "1 invalid" in report and store.count_examples() == 0
-    ok, report = data.check_import(str(path), data.import_options("seed", "safer", [], True, True))
+    ok, report = data.check_import(store, str(path), data.import_options("seed", "safer", [], True, True))
     assert ok and "1 would be imported" in report and store.count_examples() == 0
     report = data.commit_import(store, str(path), data.import_options("seed", "safer", [], True, True))
     assert "1 imported" in report and list(store.export_examples()) == [good]
+
+
+def test_an_import_check_counts_duplicates_of_the_store_and_writes_nothing(store, tmp_path):
+    stored = {"Template": ["CUSTOM"], "User": ["u"], "Accepted": ["a"], "Rejected": ["r"]}
+    store.add_example(stored)
+    path = tmp_path / "again.jsonl"
+    new = {**stored, "Rejected": ["other"]}
+    path.write_text("".join(json.dumps(e) + "\n" for e in (stored, new, new)), encoding="utf-8")
+    ok, report = data.check_import(store, str(path), data.import_options("auto", "safer", [], True, False))
+    assert ok and report.startswith("again.jsonl: 3 records read as seed; 1 would be imported, 2 duplicates, ")
+    assert store.count_examples() == 1
+    report = data.commit_import(store, str(path), data.import_options("auto", "safer", [], True, False))
+    assert report.startswith("again.jsonl: 3 records read as seed; 1 imported, 2 duplicates, ")
+
+
+def test_annotators_keep_saving_while_a_file_is_checked(store, tmp_path):
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(json.dumps({"Template": ["CUSTOM"], "User": [f"u{i}"], "Accepted": ["a"],
+                                        "Rejected": ["r"]}) + "\n" for i in range(1000)), encoding="utf-8")
+    annotator = Store(store.path, busy_timeout=0.2)
+    saved = []
+
+    def save_meanwhile(done, total):  # called from inside the check, every 1000 records
+        saved.append(annotator.add_example({"Template": ["CUSTOM"], "User": [f"saved {len(saved)}"], "Accepted": ["a"],
+                                            "Rejected": ["r"]})[0])
+
+    data.check_import(store, str(path), data.import_options("auto", "safer", [], True, False), save_meanwhile)
+    assert saved and store.count_examples() == len(saved)
+
+
+def test_an_empty_file_is_refused_by_name(store, tmp_path):
+    path = tmp_path / "empty.json"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match="^empty.json holds no records: there is nothing to import.$"):
+        data.check_import(store, str(path), data.import_options("auto", "safer", [], True, False))
 
 
 def test_pku_filters_are_reported_per_filter(store, tmp_path):
@@ -387,7 +491,7 @@ def test_pku_filters_are_reported_per_filter(store, tmp_path):
     path = tmp_path / "pku.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     options = data.import_options("pku", "safer", ["drop_both_unsafe"], True, False)
-    ok, report = data.check_import(str(path), options)
+    ok, report = data.check_import(store, str(path), options)
     assert ok and "filtered out by both-unsafe: 2" in report and "2 would be imported" in report
 
 

@@ -100,9 +100,28 @@ def test_refusals_name_the_problem_and_start_nothing(store, settings):
         train.start_run(store, settings, "ann", {**STORE_DATA, "annotator": "nobody"}, form(), str(settings.model))
     with pytest.raises(runs.RunError, match="Pick a base model"):
         train.start_run(store, settings, "ann", STORE_DATA, form(), None)
+    with pytest.raises(runs.RunError, match=r"^The sample length must be at least 1\. Label smoothing must be at least 0 and below 0\.5\.$"):
+        train.start_run(store, settings, "ann", STORE_DATA, form(label_smoothing=0.6, sample_max_new_tokens=0),
+                        str(settings.model))
     assert train.runs_table(settings.runs_dir) == []
     with pytest.raises(runs.RunError, match="no run"):
         train.live(settings.runs_dir, "../../etc")
+
+
+def test_an_uploaded_file_is_refused_by_its_name_with_every_located_error(store, settings, tmp_path):
+    upload = tmp_path / "gradio-upload-3f9c" / "notes.jsonl"  # where the server keeps what the browser sent
+    upload.parent.mkdir()
+    good = {"Template": ["CUSTOM"], "User": ["u"], "Accepted": ["a"], "Rejected": ["r"]}
+    upload.write_text("\n".join([json.dumps(good), json.dumps({**good, "Rejected": ["a "]}), "{broken",
+                                 json.dumps({**good, "User": []})]) + "\n", encoding="utf-8")
+    with pytest.raises(runs.RunError) as info:
+        train.start_run(store, settings, "ann", {**STORE_DATA, "data_source": train.FILE, "file": str(upload)},
+                        form(), str(settings.model))
+    lines = str(info.value).splitlines()
+    assert lines[0] == "notes.jsonl is not valid seed data (3 errors):"
+    assert [line.split(":")[0] for line in lines[1:]] == ["- notes.jsonl, line 2, field 'Rejected[0]'",
+                                                          "- notes.jsonl, line 3", "- notes.jsonl, line 4, field 'User'"]
+    assert str(upload.parent) not in str(info.value) and train.runs_table(settings.runs_dir) == []
 
 
 # ------------------------------------------------------------------------------------------ Train: watching
@@ -249,6 +268,11 @@ def test_a_blind_vote_for_the_policy_stores_its_reply_as_accepted(store, setting
     assert example.seed == {"Template": ["CUSTOM"], "User": ["Do you like soup?"],
                             "Accepted": arena["policy_replies"], "Rejected": arena["reference_replies"]}
     assert (example.source, example.annotator) == ("compare", "vera")
+    assert compare.side_labels(arena) == ("Model A", "Model B")  # blind until the vote
+    policy_label = f"policy ({rd.path.name} · best (step 4))"
+    reference_label = f"reference ({settings.model})"
+    assert compare.side_labels(decided) == ((f"A: {policy_label}", f"B: {reference_label}") if policy_side == "A"
+                                            else (f"A: {reference_label}", f"B: {policy_label}"))
     with pytest.raises(Refused, match="already voted"):
         compare.vote(store, "vera", decided, "tie")
     with pytest.raises(Refused, match="decided"):
@@ -278,6 +302,8 @@ def test_the_arena_refuses_empty_votes_and_identical_winners(store, settings, ar
     same = {**arena, "users": ["x"], "policy_replies": ["same"], "reference_replies": ["same"]}
     with pytest.raises(Refused, match="same reply"):
         compare.vote(store, "vera", same, "A")
+    with pytest.raises(Refused, match="same reply"):
+        compare.vote(store, "vera", {**same, "reference_replies": ["same "]}, "B")
     assert compare.vote(store, "vera", same, "tie")[1].startswith("Tie:")
     with pytest.raises(runs.RunError, match="no such checkpoint"):
         compare.new_round(settings.runs_dir, rd.path.name, str(rd / "checkpoints" / "last"))

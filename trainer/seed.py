@@ -6,7 +6,7 @@ One preference example per JSON object:
 
 Template holds one string, the system prompt ("CUSTOM" means the default one). User/Accepted/Rejected are
 parallel lists, index i being one exchange; turns before the last are context and the final turn carries the
-preference DPO scores, so its Accepted and Rejected must differ.
+preference DPO scores, so its Accepted and Rejected must differ (in more than whitespace).
 
 A file holds a JSON array of examples, JSON Lines, or a single object. This module validates examples, streams
 them out of files (every error names file, record or line, and field) and writes them back canonically, so the
@@ -35,7 +35,8 @@ class Problem:
 
 
 class SeedError(ValueError):
-    """A bad example or file. `record` is a 0-based index (arrays), `line` 1-based (JSONL, or where a record starts)."""
+    """A bad example or file. `record` counts from 1 (arrays: the first record is record 1), like `line` (JSONL, or
+    where a record starts)."""
 
     def __init__(self, message, *, file=None, record=None, line=None, field=None, problems=()):
         self.reason, self.file, self.record, self.line, self.field = message, file, record, line, field
@@ -65,6 +66,12 @@ class Location:
             return self.error(problems[0].message, problems[0].field, problems)
         message = "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
         return self.error(message, problems[0].field, problems)
+
+
+def json_problem(message: str, where: str) -> str:
+    """A json.JSONDecodeError message with where it happened: "Expecting value at line 2 column 5". Some messages
+    ("Unterminated string starting at") already end with "at" and expect the position, which json keeps apart."""
+    return f"{message} {where}" if message.endswith(" at") else f"{message} at {where}"
 
 
 def json_type(value):
@@ -121,10 +128,17 @@ def _check_turns(example):
         return [Problem("User", "must hold at least one turn")]
     problems = [Problem(k, f"has {len(example[k])} turns but User has {n}") for k in ("Accepted", "Rejected")
                 if len(example[k]) != n]
-    if not problems and example["Accepted"][-1] == example["Rejected"][-1]:
-        problems.append(Problem(f"Rejected[{n - 1}]", f"is identical to Accepted[{n - 1}]; the final turn is the "
-                                                      "one DPO scores, so the two replies must differ"))
+    if not problems and same_reply(example["Accepted"][-1], example["Rejected"][-1]):
+        problems.append(Problem(f"Rejected[{n - 1}]", f"is identical to Accepted[{n - 1}] (whitespace aside); the "
+                                                      "final turn is the one DPO scores, so the two replies must "
+                                                      "differ in more than spacing"))
     return problems
+
+
+def same_reply(a: str, b: str) -> bool:
+    """Whether two replies differ at most in whitespace ("Same reply." and "Same reply. "): spacing is not a
+    preference anyone means, so such a pair counts as identical."""
+    return a.split() == b.split()
 
 
 def check_example(obj, where=Location()) -> dict:
@@ -215,13 +229,18 @@ class _Text:
                     self._check_size(len(self.buf), where)
                     if self.more(max(_CHUNK, len(self.buf) - self.pos)):  # doubling: a long record is
                         continue                                          # re-parsed O(log n) times
-                    raise where.error(f"invalid JSON: {e.msg} (the file looks truncated)") from None
-                line = self.line + self.buf.count("\n", self.pos, e.pos)
-                column = e.pos - self.buf.rfind("\n", 0, e.pos)
-                raise where.error(f"invalid JSON: {e.msg} at line {line} column {column}") from None
+                    raise where.error(f"invalid JSON: {json_problem(e.msg, self.position(e.pos))} (the file looks "
+                                      "truncated)") from None
+                raise where.error(f"invalid JSON: {json_problem(e.msg, self.position(e.pos))}") from None
             self._check_size(end, where)
             self.advance(end)
             return value
+
+    def position(self, pos) -> str:
+        """Where `pos` of the buffer is in the file."""
+        line = self.line + self.buf.count("\n", self.pos, pos)
+        column = pos - self.buf.rfind("\n", 0, pos)
+        return f"line {line} column {column}"
 
     def _check_size(self, end, where):
         if end - self.pos > MAX_RECORD_BYTES:
@@ -233,13 +252,13 @@ def _iter_array(text):
     text.advance(text.pos + 1)  # the '['
     record, separator = 0, text.peek()
     while separator != "]":
+        record += 1
         where = text.where(record)
         yield where, text.value(where)
-        record += 1
         separator = text.peek()
         if separator not in (",", "]"):
             found = repr(separator) if separator else "the end of the file (the file looks truncated)"
-            raise text.where(record).error(f"expected ',' or ']' after record {record - 1}, found {found}")
+            raise text.where(record + 1).error(f"expected ',' or ']' after record {record}, found {found}")
         if separator == ",":
             text.advance(text.pos + 1)
             text.peek()
@@ -271,6 +290,21 @@ def load_seed_file(path) -> list[dict]:
     return list(iter_seed_file(path))
 
 
+def seed_file_errors(path) -> list[SeedError]:
+    """Every error in a seed file, in order: reading goes on past invalid records and lines that are not JSON (a
+    broken array or a bad encoding ends it, with that error last)."""
+    errors = []
+    try:
+        for where, value in iter_json_records(path, recover=True):
+            if isinstance(value, SeedError):
+                errors.append(value)
+            elif problems := validate_example(value):
+                errors.append(where.invalid(problems))
+    except SeedError as e:
+        errors.append(e)
+    return errors
+
+
 # ------------------------------------------------------------------------------------------------------- writing
 
 json_text = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False), without
@@ -294,7 +328,7 @@ def dump_seed_jsonl(examples: Iterable[dict], fh: IO[bytes]) -> int:
 
 
 def _encoded(examples, fh) -> Iterator[bytes]:
-    for record, example in enumerate(examples):
+    for record, example in enumerate(examples, 1):
         yield encode_example(check_example(example, Location(getattr(fh, "name", None), record=record)))
 
 

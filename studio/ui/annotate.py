@@ -24,9 +24,10 @@ from studio import models
 from studio.pairing import STRATEGIES, derive_pairs, tiers_from_ranks
 from studio.store import Conversation, Store, Turn
 from studio.ui import chatfmt
-from studio.ui.chatfmt import chat_view, to_chatbot
+from studio.ui.chatfmt import chat_view, plural, to_chatbot
 from trainer.chat import CUSTOM, default_system_prompt
-from trainer.seed import dump_seed_json, validate_example
+from trainer.generate import SamplingParams
+from trainer.seed import dump_seed_json, json_problem, same_reply, validate_example
 
 MAX_MESSAGE_CHARS = 20_000
 MAX_TEMPLATE_CHARS = 8_000
@@ -221,10 +222,11 @@ def too_long(label, text, limit=MAX_MESSAGE_CHARS) -> list[str]:
 
 
 def describe(problem, last: int) -> str:
-    """A seed validation problem in the words of the form (the current turn's boxes by their labels)."""
+    """A seed validation problem in the words of the form (the current turn's boxes by their labels), as a sentence:
+    problems are shown one after another."""
     key, _, index = problem.field.partition("[")
     current = key == "Template" or index == f"{last}]"
-    return f"{LABELS[key] if current and key in LABELS else problem.field}: {problem.message}"
+    return f"{LABELS[key] if current and key in LABELS else problem.field}: {problem.message}."
 
 
 def seed_problems(example, *, keys=("Template", "User", "Accepted", "Rejected"), optional_rejected=False):
@@ -285,13 +287,34 @@ def finish(store: Store, annotator, draft, message: str) -> str:
 
 
 def saved_message(result, what: str) -> str:
-    message = f"{what}: {len(result.example_ids)} pair{'s' * (len(result.example_ids) != 1)} stored."
+    message = f"{what}: {plural(len(result.example_ids), 'pair')} stored."
     if result.duplicate_ids:
-        ids = ", ".join(map(str, result.duplicate_ids))
-        message += f" {len(result.duplicate_ids)} already existed (example {ids}) and were not stored twice."
+        ids, n = ", ".join(map(str, result.duplicate_ids)), len(result.duplicate_ids)
+        message += (f" {n} already existed (example{'s' * (n != 1)} {ids}) and {'was' if n == 1 else 'were'} "
+                    "not stored twice.")
     if result.identical:
-        message += f" {result.identical} skipped: both replies had the same text."
+        message += f" {result.identical} skipped: both replies had the same text (whitespace aside)."
     return message
+
+
+# ------------------------------------------------------------------------------------------ sampling
+
+def sampling_params(values: dict) -> SamplingParams:
+    """The sampling controls' values (a dict with at least temperature, top_p, top_k, max_new_tokens, seed) as
+    parameters; an empty seed draws a new one for every request."""
+    return models.sampling(**{k: values[k] for k in ("temperature", "top_p", "top_k", "max_new_tokens")},
+                           seed=seed_of(values["seed"]))
+
+
+def seed_of(text) -> int | None:
+    """The seed box's text as a seed; None when it is empty."""
+    text = "" if text is None else str(text).strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise Refused(f"The seed must be a whole number, or empty for a new one every time (not {text!r}).") from None
 
 
 # ------------------------------------------------------------------------------------------ write mode
@@ -300,7 +323,7 @@ def model_reply(store: Store, annotator, draft, which: str, sampling: dict) -> s
     """Fill the Accepted or Rejected box with a reply sampled from the chosen checkpoint, to edit."""
     th = thread(store, annotator, draft)
     require(prompt_problems(th, draft))
-    params = models.sampling(**{k: sampling[k] for k in SAMPLING[2:]})
+    params = sampling_params(sampling)
     text = as_typed(models.load(sampling["model"]).reply(template_of(th, draft), th.users + [user_of(th, draft)],
                                                          th.replies, params))
     if not text.strip():
@@ -350,12 +373,13 @@ def save_written(store: Store, annotator, draft) -> str:
 # ------------------------------------------------------------------------------------------- rank mode
 
 def new_replies(texts: list[str], shown: list[str]) -> list[str]:
-    """The sampled replies worth ranking: not empty, and not the same text as another one (a confident model
-    often samples one reply several times; ranking it against itself yields no pair)."""
-    seen, kept = set(shown), []
+    """The sampled replies worth ranking: not empty, and not the same text as another one, whitespace aside (a
+    confident model often samples one reply several times; ranking it against itself yields no pair)."""
+    seen, kept = {" ".join(text.split()) for text in shown}, []
     for text in map(as_typed, texts):
-        if text.strip() and text not in seen:
-            seen.add(text)
+        words = " ".join(text.split())
+        if words and words not in seen:
+            seen.add(words)
             kept.append(text)
     return kept
 
@@ -370,7 +394,7 @@ def sample(store: Store, annotator, draft, sampling: dict) -> str:
     free = SLOTS - len(draft["candidate_ids"])
     if free == 0:
         raise Refused(f"{SLOTS} candidates is the most one turn can show: rank these.")
-    params = models.sampling(**{k: sampling[k] for k in SAMPLING[2:]})
+    params = sampling_params(sampling)
     model = models.load(sampling["model"])  # before anything is committed: a missing model stores nothing
     texts = model.candidates(template_of(th, draft), th.users + [user_of(th, draft)], th.replies, params,
                              min(n, free))
@@ -383,7 +407,8 @@ def sample(store: Store, annotator, draft, sampling: dict) -> str:
                                sampling=params.to_dict(), annotator=annotator) for t in kept]
     add_slots(draft, ids, kept)
     dropped = len(texts) - len(kept)
-    return f"Sampled {len(kept)} candidates" + (f" ({dropped} empty or repeated ones dropped)." if dropped else ".") + (
+    return f"Sampled {plural(len(kept), 'candidate')}" + (
+        f" ({dropped} empty or repeated {'one' if dropped == 1 else 'ones'} dropped)." if dropped else ".") + (
         " Edit any of them, then rank them best first.")
 
 
@@ -415,18 +440,27 @@ def slot_tiers(draft) -> list[list[int]]:
 
 
 def edited_slots(th: Thread, draft) -> list[int]:
-    """Slots whose text differs from the candidate they started from (an edit, saved or not yet)."""
+    """Slots whose text differs from the candidate they started from (an edit, saved or not yet); a change of
+    whitespace only is no edit."""
     texts = th.texts()
-    return [k for k, root in enumerate(th.roots(draft["candidate_ids"]), 1) if draft[TEXTS[k - 1]] != texts[root]]
+    return [k for k, root in enumerate(th.roots(draft["candidate_ids"]), 1)
+            if not same_reply(draft[TEXTS[k - 1]], texts[root])]
+
+
+def slot_texts(th: Thread, draft) -> list[str]:
+    """The text each slot stands for: its edit, else its candidate's own text."""
+    texts, edited = th.texts(), edited_slots(th, draft)
+    return [draft[TEXTS[k - 1]] if k in edited else texts[c] for k, c in enumerate(draft["candidate_ids"], 1)]
 
 
 def ranking_examples(th: Thread, draft) -> tuple[list[dict], list[dict]]:
     """(pairs from the ranking, edited > original pairs) that saving this ranking stores, as seed examples."""
     tiers = slot_tiers(draft)
-    slots = [draft[t] for t in TEXTS]
+    slots = slot_texts(th, draft)
     originals = th.texts()
     pairs = derive_pairs(tiers, draft["strategy"], 0 if draft["none_acceptable"] else None)
-    ranked = [pair_example(th, draft, slots[a - 1], slots[b - 1]) for a, b in pairs if slots[a - 1] != slots[b - 1]]
+    ranked = [pair_example(th, draft, slots[a - 1], slots[b - 1]) for a, b in pairs
+              if not same_reply(slots[a - 1], slots[b - 1])]
     roots = th.roots(draft["candidate_ids"])
     edits = [pair_example(th, draft, slots[k - 1], originals[roots[k - 1]]) for k in edited_slots(th, draft)]
     return ranked, edits
@@ -448,9 +482,9 @@ def save_ranking(store: Store, annotator, draft, done: bool) -> str:
     if not done and draft["none_acceptable"]:
         raise Refused("Nothing acceptable to continue with: add your own reply and rank it, or save to finish.")
     conversation_id, turn = th.conversation.id, th.open_turn.idx
-    texts, roots = th.texts(), th.roots(draft["candidate_ids"])
+    texts, roots, edited = th.texts(), th.roots(draft["candidate_ids"]), edited_slots(th, draft)
     for k, (c, root) in enumerate(zip(draft["candidate_ids"], roots), 1):
-        if draft[TEXTS[k - 1]] != texts[c]:  # an edit becomes a candidate of its own, kept in the slot at once
+        if k in edited and draft[TEXTS[k - 1]] != texts[c]:  # an edit becomes a candidate of its own, in the slot
             draft["candidate_ids"][k - 1] = store.add_candidate(conversation_id, turn, draft[TEXTS[k - 1]],
                                                                 origin="human", annotator=annotator,
                                                                 edited_from=root)
@@ -460,7 +494,7 @@ def save_ranking(store: Store, annotator, draft, done: bool) -> str:
     edits = [store.save_edit(conversation_id, turn, c, annotator=annotator)
              for c, root in zip(draft["candidate_ids"], roots) if c != root]
     message = saved_message(result, f"Ranking of turn {turn + 1} saved") + (
-        f" {len(edits)} edit{'s' * (len(edits) != 1)} stored as preferred over the original." if edits else "")
+        f" {plural(len(edits), 'edit')} stored as preferred over the original." if edits else "")
     clear_turn(draft)
     if done:
         return finish(store, annotator, draft, message)
@@ -472,7 +506,8 @@ def save_ranking(store: Store, annotator, draft, done: bool) -> str:
 def load_next(store: Store, annotator, draft) -> str:
     prompt = store.next_prompt(annotator)
     if prompt is None:
-        return "The queue is empty: write your own prompt, or import more."
+        held = not_yours(store.queue_for(annotator))
+        return f"The queue is empty{f' for you ({held})' if held else ''}: write your own prompt, or import more."
     custom = prompt.template != CUSTOM
     reset(draft, prompt_id=prompt.id, user=prompt.text, template_choice=CUSTOM_TEXT if custom else CUSTOM,
           template_text=prompt.template if custom else "")
@@ -531,7 +566,7 @@ def prompt_record(n, line):
     try:
         record = json.loads(line)
     except json.JSONDecodeError as e:
-        raise Refused(f"line {n}: not valid JSON ({e.msg}).") from None
+        raise Refused(f"line {n}: not valid JSON ({json_problem(e.msg, f'column {e.colno}')}).") from None
     if isinstance(record, str):
         return record
     text = isinstance(record, dict) and record.get("text", record.get("prompt"))
@@ -546,21 +581,28 @@ def import_prompts(store: Store, annotator, draft, path) -> str:
         raise Refused("Choose a .txt or .jsonl file of prompts.")
     prompts = read_prompts(path)
     added = store.add_prompts(prompts, source=Path(path).name)
-    return f"Queued {added} new prompts from {Path(path).name}" + (
-        f" ({len(prompts) - added} were already queued)." if added < len(prompts) else ".")
+    known = len(prompts) - added
+    return f"Queued {plural(added, 'new prompt')} from {Path(path).name}" + (
+        f" ({known} {'was' if known == 1 else 'were'} already queued)." if known else ".")
+
+
+def not_yours(queue: dict) -> str:
+    """The queued prompts Next does not serve this annotator, and why ('' when there are none)."""
+    return ", ".join(([f"{queue['held']} with other annotators"] if queue["held"] else [])
+                     + ([f"{queue['skipped']} skipped by you"] if queue["skipped"] else []))
 
 
 def progress_text(store: Store, annotator) -> str:
-    progress = store.progress()
-    queue, people = progress["queue"], progress["annotators"]
+    queue, people = store.queue_for(annotator), store.progress()["annotators"]
     total = sum(queue.values())
     mine = people.get(annotator, dict(done=0, draft=0, examples=0))
-    parts = [f"**Queue** {queue['done']}/{total} prompts done, {queue['pending']} waiting" if total else
-             "**Queue** empty: import prompts, or write your own",
-             f"**You** {mine['done']} conversations saved, {mine['examples']} pairs, {mine['draft']} in progress"
-             if annotator else "**You** type your name to start",
-             f"**Everyone** {sum(p['done'] for p in people.values())} conversations, "
-             f"{sum(p['examples'] for p in people.values())} pairs"]
+    held = not_yours(queue)
+    parts = [f"**Queue** {queue['done']}/{total} prompts done, {queue['waiting']} waiting" + (
+                 f" ({held})" if held else "") if total else "**Queue** empty: import prompts, or write your own",
+             f"**You** {plural(mine['done'], 'conversation')} saved, {plural(mine['examples'], 'pair')}, "
+             f"{mine['draft']} in progress" if annotator else "**You** type your name to start",
+             f"**Everyone** {plural(sum(p['done'] for p in people.values()), 'conversation')}, "
+             f"{plural(sum(p['examples'] for p in people.values()), 'pair')}"]
     return " · ".join(parts)
 
 
@@ -582,17 +624,21 @@ def previews(th: Thread, draft) -> dict:
     return {"write_preview": write, "rank_preview": rank, "pairs": pairs}
 
 
-def slot_label(k, candidate, edited: bool) -> str:
-    if candidate is None:
-        return f"Candidate {k}"
-    return f"Candidate {k} · {'model' if candidate.origin == 'model' else 'yours'}" + (" · edited" if edited else "")
+def slot_labels(th: Thread, draft) -> list[str]:
+    """Each slot's label: its number, whose reply it is (an edit makes a model's reply yours), whether it is edited."""
+    candidates = {c.id: c for c in th.open_turn.candidates} if th.open_turn else {}
+    ids, edited = draft["candidate_ids"], edited_slots(th, draft)
+    labels = [f"Candidate {k}" for k in range(1, SLOTS + 1)]
+    for k, candidate_id in enumerate(ids, 1):
+        whose = "model" if candidates[candidate_id].origin == "model" and k not in edited else "yours"
+        labels[k - 1] += f" · {whose}" + (" · edited" if k in edited else "")
+    return labels
 
 
 def view(store: Store, annotator, draft, notice="", ok=True) -> dict:
     """Every Annotate component's new value, by name."""
     th = thread(store, annotator, draft)
     started, queued = th.conversation is not None, draft["prompt_id"] is not None
-    candidates = {c.id: c for c in th.open_turn.candidates} if th.open_turn else {}
     n = len(draft["candidate_ids"])
     shown_users = th.users + [th.open_turn.user] if th.open_turn else th.users
     custom = template_of(th, draft) != CUSTOM
@@ -610,27 +656,49 @@ def view(store: Store, annotator, draft, notice="", ok=True) -> dict:
         **previews(th, draft),
     }
     choices = [str(i) for i in range(1, n + 1)]
-    edited = edited_slots(th, draft)
-    for k in range(1, SLOTS + 1):
-        candidate = candidates.get(draft["candidate_ids"][k - 1]) if k <= n else None
+    for k, label in enumerate(slot_labels(th, draft), 1):
         values[f"slot_{k}"] = gr.update(visible=k <= n)
-        values[TEXTS[k - 1]] = gr.update(value=draft[TEXTS[k - 1]], label=slot_label(k, candidate, k in edited))
+        values[TEXTS[k - 1]] = gr.update(value=draft[TEXTS[k - 1]], label=label)
         values[RANKS[k - 1]] = gr.update(value=draft[RANKS[k - 1]], choices=choices)
+    return values
+
+
+def saved_draft(saved) -> dict:
+    return merge_form(saved, [(saved or {}).get(k) for k in FORM])
+
+
+def take_latest(store: Store, annotator, draft) -> bool:
+    """Give a draft holding no work the annotator's latest draft conversation (the same person in another
+    browser); whether there was one. A conversation of someone else's is dropped first."""
+    thread(store, annotator, draft)
+    if not annotator or draft["conversation_id"] or typed(draft) or draft["prompt_id"] is not None:
+        return False
+    latest = store.list_conversations(annotator=annotator, status="draft", limit=1)
+    if latest:
+        draft["conversation_id"] = latest[0]["id"]
+    return bool(latest)
+
+
+def restored(store: Store, annotator, draft) -> dict:
+    values = view(store, annotator, draft, "Welcome back: your work in progress is restored." if (
+        draft["conversation_id"] or typed(draft)) else "")
+    values["mode"] = gr.update(selected="rank" if draft["candidate_ids"] else "write")
     return values
 
 
 def restore(store: Store, annotator, saved) -> dict:
     """The draft saved in the browser, checked against the store; else the annotator's latest draft
-    conversation (the same person in another browser)."""
-    draft = merge_form(saved, [(saved or {}).get(k) for k in FORM])
-    if annotator and not draft["conversation_id"] and not typed(draft) and draft["prompt_id"] is None:
-        latest = store.list_conversations(annotator=annotator, status="draft", limit=1)
-        if latest:
-            draft["conversation_id"] = latest[0]["id"]
-    values = view(store, annotator, draft, "Welcome back: your work in progress is restored." if (
-        draft["conversation_id"] or typed(draft)) else "")
-    values["mode"] = gr.update(selected="rank" if draft["candidate_ids"] else "write")
-    return values
+    conversation."""
+    draft = saved_draft(saved)
+    take_latest(store, annotator, draft)
+    return restored(store, annotator, draft)
+
+
+def named(store: Store, annotator, saved) -> dict | None:
+    """After a name is typed: that annotator's latest draft conversation when this browser holds no work, else
+    None (nothing to bring back; the page stays as it is)."""
+    draft = saved_draft(saved)
+    return restored(store, annotator, draft) if take_latest(store, annotator, draft) else None
 
 
 # ------------------------------------------------------------------------------------------------- layout
@@ -722,7 +790,8 @@ def sampling_controls(c: dict, prefix: str = ""):
         c["top_k"] = gr.Slider(0, 200, value=40, step=1, label="Top-k (0: off)", elem_id=f"{prefix}top-k")
         c["max_new_tokens"] = gr.Slider(8, 512, value=96, step=8, label="Max new tokens",
                                         elem_id=f"{prefix}max-new-tokens")
-        c["seed"] = gr.Number(None, label="Seed (empty: random)", precision=0, elem_id=f"{prefix}seed")
+        # text, not a gr.Number: a Number shows an empty value as 0 once rendered, and sends 0 from then on
+        c["seed"] = gr.Textbox(label="Seed (empty: random)", placeholder="random", elem_id=f"{prefix}seed")
 
 
 def _write_panel(c):
@@ -800,14 +869,17 @@ def _wire(store: Store, c: dict, name, loaded):
 
     def live_previews(request: gr.Request, name_value, saved, *values):
         draft = merge_form(saved, values)
-        shown = previews(thread(store, who(name_value, request), draft), draft)
-        return [shown["write_preview"], shown["rank_preview"], shown["pairs"]]
+        th = thread(store, who(name_value, request), draft)
+        shown = previews(th, draft)
+        return [shown["write_preview"], shown["rank_preview"], shown["pairs"],
+                *(gr.update(label=label) for label in slot_labels(th, draft))]  # an edit is yours as you type
 
     # .change, not .input: Gradio's input event misses pasted text. The draft is merged in the browser: a server
     # round trip could come back after a newer save and put the old draft back.
     edits = [c[k].change for k in FORM]
     gr.on(edits, None, [c["draft"], *form], c["draft"], js=MERGE_JS, api_visibility="private")
-    gr.on(edits, live_previews, [name, c["draft"], *form], [c["write_preview"], c["rank_preview"], c["pairs"]],
+    gr.on(edits, live_previews, [name, c["draft"], *form],
+          [c["write_preview"], c["rank_preview"], c["pairs"], *(c[k] for k in TEXTS)],
           trigger_mode="always_last", show_progress="hidden", concurrency_limit=None, api_visibility="private")
     c["template_choice"].change(lambda choice: gr.update(visible=choice != CUSTOM), c["template_choice"],
                                c["template_text"], api_visibility="private")
@@ -817,3 +889,9 @@ def _wire(store: Store, c: dict, name, loaded):
         return [values[k] for k in (*VIEW, "mode")]
 
     loaded.then(on_load, [name, c["draft"]], [*outputs, c["mode"]], api_visibility="private")
+
+    def on_name(request: gr.Request, name_value, saved):  # someone typing their name in a fresh browser
+        values = named(store, who(name_value, request), saved)
+        return [values[k] for k in (*VIEW, "mode")] if values else [gr.skip()] * (len(VIEW) + 1)
+
+    gr.on([name.blur, name.submit], on_name, [name, c["draft"]], [*outputs, c["mode"]], api_visibility="private")

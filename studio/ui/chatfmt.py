@@ -51,6 +51,11 @@ def plain_text(message: dict) -> str:
     return html.unescape("".join(b["text"] for b in blocks if b.get("type") == "text"))
 
 
+def plural(n: int, noun: str) -> str:
+    """'1 pair', '2 pairs', '0 pairs' (nouns whose plural adds an s)."""
+    return f"{n:,} {noun}{'s' * (n != 1)}"
+
+
 def notice(message: str, ok: bool = True) -> str:
     """A status line for a gr.Markdown: our words, escaped, because they may quote names or fields users chose."""
     return ("" if ok else "**Not done:** ") + html.escape(message) if message else ""

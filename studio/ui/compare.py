@@ -17,6 +17,7 @@ from studio.store import Store
 from studio.ui import annotate
 from studio.ui.chatfmt import chat_view, notice, to_chatbot
 from trainer.chat import CUSTOM
+from trainer.seed import same_reply
 
 LATEST = "latest"
 TICK_S = 2.0
@@ -61,7 +62,8 @@ def new_round(runs_dir, run_id, checkpoint: str, rng: random.Random | None = Non
         raise runs.RunError(f"{path.name} has no such checkpoint yet; pick one of: "
                             f"{', '.join(labels.values()) or 'none (wait for the first eval)'}.")
     return {"run": path.name, "policy": checkpoint, "policy_label": labels[checkpoint],
-            "reference": runs.reference_model(path), "policy_side": (rng or random).choice("AB"),
+            "reference": runs.reference_model(path), "reference_label": runs.observe(path).base,
+            "policy_side": (rng or random).choice("AB"),
             "users": [], "policy_replies": [], "reference_replies": [], "template": CUSTOM, "sampling": None,
             "vote": None}
 
@@ -78,7 +80,7 @@ def send(arena: dict, message: str, template: str, sampling: dict) -> dict:
         raise annotate.Refused("Type a message first.")
     if arena["users"] and template != arena["template"]:
         raise annotate.Refused("The system prompt is fixed once a round has started; start a new round to change it.")
-    params = models.sampling(**sampling)  # one draw of the seed for both sides
+    params = annotate.sampling_params(sampling)  # one draw of the seed for both sides
     users = arena["users"] + [message]
     replies = {side: annotate.as_typed(models.load(arena[model]).reply(template, users, arena[side], params))
                for side, model in (("policy_replies", "policy"), ("reference_replies", "reference"))}
@@ -99,6 +101,16 @@ def chats(arena: dict | None) -> tuple[list[dict], list[dict]]:
     return to_chatbot(arena["users"], shown["A"]), to_chatbot(arena["users"], shown["B"])
 
 
+def side_labels(arena: dict | None) -> tuple[str, str]:
+    """The chats' titles: "Model A" and "Model B" while the round is blind, who each side was once it is decided."""
+    if not arena or not arena.get("vote"):
+        return "Model A", "Model B"
+    policy = f"policy ({arena['run']} · {arena['policy_label']})"
+    reference = f"reference ({arena['reference_label']})"
+    a, b = (policy, reference) if arena["policy_side"] == "A" else (reference, policy)
+    return f"A: {a}", f"B: {b}"
+
+
 def outcome_of(arena: dict, choice: str) -> str:
     if choice in ("tie", "both_bad"):
         return choice
@@ -115,7 +127,8 @@ def vote(store: Store, annotator: str, arena: dict | None, choice: str) -> tuple
     if choice not in VOTES:
         raise annotate.Refused(f"Unknown vote {choice!r}.")
     outcome = outcome_of(arena, choice)
-    if outcome in ("policy", "reference") and arena["policy_replies"][-1] == arena["reference_replies"][-1]:
+    if outcome in ("policy", "reference") and same_reply(arena["policy_replies"][-1],
+                                                         arena["reference_replies"][-1]):
         raise annotate.Refused("Both sides gave the same reply: vote tie, or start a new round.")
     _, example_id = store.record_vote(
         run=arena["run"], policy=arena["policy"], reference=arena["reference"], policy_side=arena["policy_side"],
@@ -207,16 +220,24 @@ def _wire(store: Store, settings, c: dict, name, loaded, tab):
         return [gr.update(choices=choices, value=checkpoint), *show_samples(run_id, LATEST),
                 *round_for(run_id, checkpoint)]
 
-    def round_for(run_id, checkpoint, message=""):
-        arena = None
+    def arena_view(arena, message=""):
+        """The round, both chats (named once decided), the notice; Send and the votes while the round is open."""
+        (chat_a, chat_b), (label_a, label_b) = chats(arena), side_labels(arena)
+        undecided = gr.update(interactive=arena is not None and not arena.get("vote"))
+        return [arena, gr.update(value=chat_a, label=label_a), gr.update(value=chat_b, label=label_b), message,
+                undecided, *[undecided] * len(VOTES)]
+
+    def round_for(run_id, checkpoint):
+        arena, message = None, ""
         if run_id and checkpoint:
             try:
                 arena = new_round(runs_dir, run_id, checkpoint)
             except ValueError as e:
                 message = notice(str(e), ok=False)
-        return [arena, *chats(arena), message, gr.update(interactive=arena is not None)]
+        return arena_view(arena, message)
 
-    arena_outputs = [c["arena"], c["chat_a"], c["chat_b"], c["arena_notice"], c["send"]]
+    arena_outputs = [c["arena"], c["chat_a"], c["chat_b"], c["arena_notice"], c["send"],
+                     *(c[f"vote_{choice}"] for choice in VOTES)]
     run_outputs = [c["checkpoint"], *sample_outputs, *arena_outputs]
 
     def refresh_runs(current, step, arena):
@@ -244,27 +265,26 @@ def _wire(store: Store, settings, c: dict, name, loaded, tab):
 
     def on_send(arena, message, template, *sampling):
         if not arena:
-            return [arena, *chats(arena), notice("Pick a run with a checkpoint first.", ok=False), message]
+            return [*arena_view(arena, notice("Pick a run with a checkpoint first.", ok=False)), message]
         try:
             arena = send(arena, message, template, dict(zip(SAMPLING, sampling)))
         except ValueError as e:
-            return [arena, *chats(arena), notice(str(e), ok=False), message]
-        return [arena, *chats(arena), "", ""]
+            return [*arena_view(arena, notice(str(e), ok=False)), message]
+        return [*arena_view(arena), ""]
 
     sampling = [c[k] for k in SAMPLING]
     gr.on([c["send"].click, c["message"].submit], on_send, [c["arena"], c["message"], c["template"], *sampling],
-          [c["arena"], c["chat_a"], c["chat_b"], c["arena_notice"], c["message"]], api_visibility="private",
-          concurrency_limit=2, concurrency_id="model")
+          [*arena_outputs, c["message"]], api_visibility="private", concurrency_limit=2, concurrency_id="model")
 
     def on_vote(choice):
         def handle(request: gr.Request, name_value, arena):
             try:
                 arena, message = vote(store, annotate.who(name_value, request), arena, choice)
             except ValueError as e:
-                return [arena, notice(str(e), ok=False), gr.update(), win_rate_rows(store)]
-            return [arena, notice(message), gr.update(interactive=False), win_rate_rows(store)]
+                return [*arena_view(arena, notice(str(e), ok=False)), win_rate_rows(store)]
+            return [*arena_view(arena, notice(message)), win_rate_rows(store)]
         return handle
 
     for choice in VOTES:
-        c[f"vote_{choice}"].click(on_vote(choice), [name, c["arena"]],
-                                  [c["arena"], c["arena_notice"], c["send"], c["wins"]], api_visibility="private")
+        c[f"vote_{choice}"].click(on_vote(choice), [name, c["arena"]], [*arena_outputs, c["wins"]],
+                                  api_visibility="private")

@@ -6,7 +6,6 @@ only ever reaches the page through a str Dataframe, a Chatbot made by chatfmt, o
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -17,7 +16,8 @@ from studio.cli_data import render as render_stats
 from studio.formats import EXPORT_FORMATS, IMPORT_FORMATS, ImportOptions, export_file, import_file
 from studio.quality import quality_report, stats
 from studio.store import STATUSES, ExampleFilter, Store
-from studio.ui.chatfmt import chat_view, notice, seed_chats
+from studio.ui.chatfmt import chat_view, notice, plural, seed_chats
+from trainer.seed import json_problem
 
 ANY = "(any)"
 PAGE_SIZE = 25
@@ -47,8 +47,10 @@ def cell(text: str) -> str:
 
 
 def browse(store: Store, filters: ExampleFilter, page) -> tuple[list[list], int, str]:
-    """(table rows, the page actually shown, a line saying where we are) for one page of matching examples."""
-    page = max(1, int(page or 1))
+    """(table rows, the page actually shown, a line saying where we are) for one page of matching examples. A page
+    below 1 shows the first, saying so."""
+    asked = 1 if page in (None, "") else int(page)
+    page = max(1, asked)
     result = store.list_examples(filters, page=page, page_size=PAGE_SIZE)
     if page > result.pages:  # the filter shrank the list: show its last page
         page = result.pages
@@ -56,8 +58,8 @@ def browse(store: Store, filters: ExampleFilter, page) -> tuple[list[list], int,
     rows = [[e.id, e.status, e.annotator, e.source, len(e.seed["User"]), cell(e.seed["User"][-1]),
              cell(e.seed["Accepted"][-1]), cell(e.seed["Rejected"][-1]), e.created_at[:16].replace("T", " ")]
             for e in result.items]
-    where = f"{result.total:,} example{'s' * (result.total != 1)}" + (
-        " in the trash" if filters.deleted else "") + f" · page {page} of {result.pages}"
+    where = plural(result.total, "example") + (" in the trash" if filters.deleted else "") + (
+        f" · page {page} of {result.pages}") + (f" (there is no page {asked})" if asked < 1 else "")
     return rows, page, where
 
 
@@ -105,7 +107,7 @@ def save_example(store: Store, example_id, text: str, status) -> str:
     try:
         seed = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ValueError(f"Not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}.") from None
+        raise ValueError(f"Not valid JSON: {json_problem(e.msg, f'line {e.lineno}, column {e.colno}')}.") from None
     store.update_example(example_id, seed=seed, status=status or None)
     return f"Example {example_id} saved."
 
@@ -137,40 +139,52 @@ def import_options(fmt, dimension, pku_filters, drop_identical, skip_invalid) ->
                          **{name: name in chosen for _, name in PKU_FILTERS})
 
 
+def named(text: str, path: Path) -> str:
+    """A message naming the file as the user knows it rather than by its upload path."""
+    return text.replace(str(path), path.name)
+
+
+def located_errors(errors, path: Path, invalid: int) -> list[str]:
+    """The first MAX_ERRORS_SHOWN errors of `invalid` ones, each naming the file by name and where in it."""
+    lines = [named(str(e), path) for e in errors[:MAX_ERRORS_SHOWN]]
+    if invalid > MAX_ERRORS_SHOWN:
+        lines.append(f"... and {plural(invalid - MAX_ERRORS_SHOWN, 'more error')}")
+    return lines
+
+
 def report_text(report, path: Path, checked: bool) -> str:
-    """The import report, naming the file as the user knows it rather than by its upload path."""
+    """The import report, naming the file by its name, not its upload path."""
     verb = "would be imported" if checked else "imported"
-    lines = [f"{path.name}: {report.read:,} records read as {report.format or 'an unknown format'}; "
-             f"{report.imported:,} {verb}, {report.duplicates:,} duplicates, {report.invalid:,} invalid."]
+    lines = [f"{path.name}: {plural(report.read, 'record')} read as {report.format or 'an unknown format'}; "
+             f"{report.imported:,} {verb}, {plural(report.duplicates, 'duplicate')}, {report.invalid:,} invalid."]
     lines += [f"  filtered out by {name}: {n:,}" for name, n in sorted(report.filtered.items())]
-    lines += [f"  {str(e).replace(str(path), path.name)}" for e in report.errors[:MAX_ERRORS_SHOWN]]
-    if len(report.errors) > MAX_ERRORS_SHOWN:
-        lines.append(f"  ... and {report.invalid - MAX_ERRORS_SHOWN:,} more errors")
+    lines += [f"  {line}" for line in located_errors(report.errors, path, report.invalid)]
     if not report.committed:
         lines.append("Nothing can be imported as it is: fix the errors, or tick 'skip invalid records'." if checked
                      else "Nothing was imported.")
-    elif checked:
-        lines.append("Duplicates of examples already in the store are counted when you import.")
     return "\n".join(lines)
 
 
-def check_import(path, options: ImportOptions, progress=None) -> tuple[bool, str]:
-    """Dry run: import into a scratch store and report. (whether the import can go ahead, report)."""
+def run_import(store: Store, path, options: ImportOptions, progress, checked: bool) -> tuple[bool, str]:
+    """(whether it went ahead, the report); with `checked`, a dry run that writes nothing."""
     if not path:
         raise ValueError("Upload a file first.")
-    scratch = Path(tempfile.mkdtemp(prefix="dpo-studio-check-"))
+    path = Path(path)
     try:
-        with Store(scratch / "check.db") as store:
-            report = import_file(store, path, options, progress)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return report.committed, report_text(report, Path(path), checked=True)
+        report = import_file(store, path, options, progress, dry_run=checked)
+    except ValueError as e:  # a file without records, bad options
+        raise ValueError(named(str(e), path) + ".") from None
+    return report.committed, report_text(report, path, checked)
+
+
+def check_import(store: Store, path, options: ImportOptions, progress=None) -> tuple[bool, str]:
+    """Dry run against the store (its duplicates are counted, nothing is written). (whether the import can go
+    ahead, report)."""
+    return run_import(store, path, options, progress, checked=True)
 
 
 def commit_import(store: Store, path, options: ImportOptions, progress=None) -> str:
-    if not path:
-        raise ValueError("Upload a file first.")
-    return report_text(import_file(store, path, options, progress), Path(path), checked=False)
+    return run_import(store, path, options, progress, checked=False)[1]
 
 
 def export(store: Store, fmt, filters: ExampleFilter) -> tuple[str, int]:
@@ -196,7 +210,8 @@ def build(store: Store, loaded, tab: gr.Tab) -> None:
         c["trash"] = gr.Checkbox(label="Trash (deleted)", elem_id="f-trash")
     with gr.Row(equal_height=True):
         c["prev"] = gr.Button("◀ Previous", size="sm", elem_id="prev-page", scale=0, min_width=110)
-        c["page"] = gr.Number(1, label="Page", precision=0, minimum=1, elem_id="page", scale=0, min_width=90)
+        # no minimum: Gradio would fail the whole event on a page below it; browse shows page 1 and says so
+        c["page"] = gr.Number(1, label="Page", precision=0, elem_id="page", scale=0, min_width=90)
         c["next"] = gr.Button("Next ▶", size="sm", elem_id="next-page", scale=0, min_width=110)
         c["where"] = gr.Markdown(elem_id="where")
     c["table"] = gr.Dataframe(headers=COLUMNS, datatype="str", interactive=False, wrap=False, elem_id="examples",
@@ -220,7 +235,7 @@ def _viewer(c):
         with gr.Row():
             c["accepted"] = chat_view("Accepted conversation", height=280, elem_id="view-accepted")
             c["rejected"] = chat_view("Rejected conversation", height=280, elem_id="view-rejected")
-        with gr.Accordion("Edit", open=False):
+        with gr.Accordion("Edit", open=False, elem_id="edit"):
             c["json"] = gr.Code(label="Seed JSON (edit, then save)", language="json", interactive=True,
                                 wrap_lines=True, elem_id="edit-json")
             with gr.Row(equal_height=True):
@@ -274,8 +289,8 @@ def _wire(store: Store, c: dict, loaded, tab):
 
     refresh_outputs = [*listing, c["annotator"], c["source"]]
     for trigger, step in ((c["prev"].click, -1), (c["next"].click, 1), (c["page"].submit, 0)):
-        trigger(lambda *v, step=step: refresh(*v[:-1], (v[-1] or 1) + step), [*filters, c["page"]],
-                refresh_outputs, api_visibility="private")
+        trigger(lambda *v, step=step: refresh(*v[:-1], (1 if v[-1] is None else v[-1]) + step),
+                [*filters, c["page"]], refresh_outputs, api_visibility="private")
     gr.on([c[k].change for k in ("annotator", "status", "source", "trash")] + [c["text"].submit, c["text"].blur],
           lambda *v: refresh(*v, 1), filters, refresh_outputs, api_visibility="private")
     tab.select(refresh, [*filters, c["page"]], refresh_outputs, api_name="browse")
@@ -304,8 +319,8 @@ def _wire_viewer(store, c, filters, refresh, refresh_outputs):
         def run(example_id, *args):
             try:
                 text = notice(action(store, example_id, *args))
-            except ValueError as e:
-                text = notice(str(e), ok=False)
+            except ValueError as e:  # nothing changed: the viewer keeps what is typed there, which the error is about
+                return notice(str(e), ok=False), *[gr.skip()] * len(shown)
             return text, *show(example_id)
         return run
 
@@ -322,7 +337,7 @@ def _wire_import_export(store, c, filters, refresh, refresh_outputs):
 
     def check(path, *opts, progress=gr.Progress()):
         try:
-            ok, text = check_import(path, import_options(*opts), _progress(progress))
+            ok, text = check_import(store, path, import_options(*opts), _progress(progress))
         except ValueError as e:
             ok, text = False, str(e)
         return text, gr.update(interactive=ok)

@@ -20,10 +20,11 @@ import pandas as pd
 from studio import models, runs
 from studio.store import STATUSES, Store
 from studio.ui import annotate
-from studio.ui.chatfmt import notice
-from studio.ui.data import ANY, example_filter, facets
+from studio.ui.chatfmt import notice, plural
+from studio.ui.data import ANY, example_filter, facets, located_errors
 from trainer.config import LOSS_TYPES
 from trainer.paths import ASSETS_DIR
+from trainer.seed import seed_file_errors
 
 STORE, DEMO, FILE = "store", "demo", "file"
 DATA_CHOICES = [("The store (filters below)", STORE), ("The shipped demo pairs", DEMO), ("A seed-format file", FILE)]
@@ -115,7 +116,16 @@ def data_request(store: Store, data: dict) -> dict:
         return {"data_file": DEMO_PAIRS, "data_label": "demo pairs"}
     if not data["file"]:
         raise runs.RunError("Upload a seed-format file (.json or .jsonl) first.")
+    check_data_file(Path(data["file"]))
     return {"data_file": data["file"], "data_label": f"file {Path(data['file']).name}"}
+
+
+def check_data_file(path: Path):
+    """Refuse an uploaded file with every located error in it, naming it by its name (not its upload path)."""
+    errors = seed_file_errors(path)
+    if errors:
+        raise runs.RunError("\n".join([f"{path.name} is not valid seed data ({plural(len(errors), 'error')}):",
+                                       *(f"- {line}" for line in located_errors(errors, path, len(errors)))]))
 
 
 def data_summary(store: Store, data: dict) -> str:
@@ -233,7 +243,9 @@ def build(store: Store, settings, name: gr.Textbox, loaded, tab: gr.Tab) -> None
             c["notice"] = gr.Markdown(elem_id="train-notice")
         with gr.Column(scale=3):
             _live_panel(c)
-    # full width, so log lines do not wrap and the last one is in view
+    # full width, so ten columns keep their headers on one line and log lines do not wrap
+    c["runs"] = gr.Dataframe(headers=RUN_COLUMNS, datatype="str", interactive=False, wrap=False, max_height=220,
+                             label="Runs (click one to follow it)", elem_id="runs-table")
     c["log"] = gr.Textbox(label="Log of the selected run (last lines)", lines=LOG_LINES, max_lines=LOG_LINES,
                           interactive=False, elem_id="run-log")
     _wire(store, settings, c, name, loaded, tab)
@@ -260,43 +272,41 @@ def _base_and_settings(c, settings):
                             info="A shipped model, a run's checkpoint, or type any model: a checkpoint or Hugging Face "
                                  "folder, or a .gguf file")
     d = runs.DEFAULTS
+    # No minimum or maximum on these Numbers: Gradio would fail the whole event, every output showing an error,
+    # on one value out of range; the trainer's TrainConfig refuses it by name instead.
     with gr.Accordion("Settings", open=True, elem_id="run-settings"):
         with gr.Row():
-            c["beta"] = gr.Number(d["beta"], label="β (KL strength)", minimum=0.001, step=0.05, elem_id="beta")
+            c["beta"] = gr.Number(d["beta"], label="β (KL strength)", step=0.05, elem_id="beta")
             c["loss_type"] = gr.Dropdown(list(LOSS_TYPES), value=d["loss_type"], label="Loss type",
                                          elem_id="loss-type")
             c["length_norm"] = gr.Checkbox(d["length_norm"], label="Length normalisation (mean log-prob per token)",
                                            elem_id="length-norm")
         with gr.Row():
-            c["lr"] = gr.Number(d["lr"], label="Learning rate", minimum=0, step=1e-5, elem_id="lr")
+            c["lr"] = gr.Number(d["lr"], label="Learning rate", step=1e-5, elem_id="lr")
             c["train_for"] = gr.Radio(["steps", "epochs"], value="steps", label="Train for", elem_id="train-for")
-            c["amount"] = gr.Number(d["max_steps"], label="Steps or epochs", minimum=0, elem_id="amount")
-            c["batch_size"] = gr.Number(d["batch_size"], label="Batch size (pairs)", precision=0, minimum=1,
-                                        elem_id="batch-size")
+            c["amount"] = gr.Number(d["max_steps"], label="Steps or epochs", elem_id="amount")
+            c["batch_size"] = gr.Number(d["batch_size"], label="Batch size (pairs)", precision=0, elem_id="batch-size")
         with gr.Row():
             c["eval_fraction"] = gr.Slider(0.02, 0.5, value=d["eval_fraction"], step=0.01,
                                            label="Held-out fraction", elem_id="eval-fraction")
-            c["eval_interval"] = gr.Number(d["eval_interval"], label="Eval every (steps)", precision=0, minimum=1,
+            c["eval_interval"] = gr.Number(d["eval_interval"], label="Eval every (steps)", precision=0,
                                            elem_id="eval-interval")
             c["patience"] = gr.Number(d["patience"], label="Early-stopping patience (evals; 0 off)", precision=0,
-                                      minimum=0, elem_id="patience")
+                                      elem_id="patience")
             c["seed"] = gr.Number(d["seed"], label="Seed", precision=0, elem_id="train-seed")
         with gr.Accordion("More", open=False, elem_id="more-settings"):
             with gr.Row():
-                c["warmup_steps"] = gr.Number(d["warmup_steps"], label="Warmup steps", precision=0, minimum=0)
-                c["nll_weight"] = gr.Number(d["nll_weight"], label="NLL weight on the chosen reply", minimum=0)
-                c["label_smoothing"] = gr.Number(d["label_smoothing"], label="Label smoothing (robust)", minimum=0,
-                                                 maximum=0.49)
+                c["warmup_steps"] = gr.Number(d["warmup_steps"], label="Warmup steps", precision=0)
+                c["nll_weight"] = gr.Number(d["nll_weight"], label="NLL weight on the chosen reply")
+                c["label_smoothing"] = gr.Number(d["label_smoothing"], label="Label smoothing (robust)")
             with gr.Row():
                 c["sample_max_new_tokens"] = gr.Number(d["sample_max_new_tokens"], label="Sample length (tokens)",
-                                                       precision=0, minimum=1, elem_id="sample-length")
+                                                       precision=0, elem_id="sample-length")
                 c["n_sample_prompts"] = gr.Number(d["n_sample_prompts"], label="Held-out prompts sampled per eval",
-                                                  precision=0, minimum=0, elem_id="n-sample-prompts")
+                                                  precision=0, elem_id="n-sample-prompts")
 
 
 def _live_panel(c):
-    c["runs"] = gr.Dataframe(headers=RUN_COLUMNS, datatype="str", interactive=False, wrap=True, max_height=220,
-                             label="Runs (click one to follow it)", elem_id="runs-table")
     with gr.Row(equal_height=True):
         c["run"] = gr.Dropdown([], label="Run", scale=3, elem_id="run-select")
         c["stop"] = gr.Button("Stop", variant="stop", size="sm", interactive=False, elem_id="stop-run")
@@ -388,8 +398,8 @@ def _wire(store: Store, settings, c: dict, name, loaded, tab):
         data, form_ = dict(zip(DATA_FORM, values[:len(DATA_FORM)])), dict(zip(FORM, values[len(DATA_FORM):]))
         try:
             run_id, message = start_run(store, settings, annotate.who(name_value, request), data, form_, base)
-        except (ValueError, OSError) as e:
-            return [notice(str(e), ok=False), *refresh(None)]
+        except (ValueError, OSError) as e:  # nothing started: the run on view stays on view
+            return [notice(str(e), ok=False), *[gr.skip()] * len(listing)]
         return [notice(message), *refresh(run_id)]
 
     c["start"].click(start, [name, c["base"], *data_inputs, *form], [c["notice"], *listing], api_name="start_run")
