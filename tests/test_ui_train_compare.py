@@ -100,7 +100,8 @@ def test_refusals_name_the_problem_and_start_nothing(store, settings):
         train.start_run(store, settings, "ann", {**STORE_DATA, "annotator": "nobody"}, form(), str(settings.model))
     with pytest.raises(runs.RunError, match="Pick a base model"):
         train.start_run(store, settings, "ann", STORE_DATA, form(), None)
-    with pytest.raises(runs.RunError, match=r"^The sample length must be at least 1\. Label smoothing must be at least 0 and below 0\.5\.$"):
+    with pytest.raises(runs.RunError, match=r"label_smoothing must be at least 0 and below 0\.5, not 0\.6; "
+                                            r"sample_max_new_tokens must be at least 1, not 0"):
         train.start_run(store, settings, "ann", STORE_DATA, form(label_smoothing=0.6, sample_max_new_tokens=0),
                         str(settings.model))
     assert train.runs_table(settings.runs_dir) == []
