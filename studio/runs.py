@@ -26,7 +26,7 @@ from pathlib import Path
 from studio import models
 from studio.formats import export_file
 from studio.store import ExampleFilter, Store
-from trainer.checkpoint import read_meta
+from trainer.checkpoint import read_meta, saved
 from trainer.config import ConfigError, TrainConfig, steps_for_epochs
 from trainer.export import export_model
 from trainer.model import ModelError
@@ -324,9 +324,9 @@ def checkpoints(run_dir) -> list[tuple[str, str]]:
     """(label, path) of a run's checkpoints to sample from: best and last, with the step each holds."""
     rd, found = RunDir(run_dir), []
     for name in (BEST, LAST):
-        if models.is_checkpoint(rd / name):
-            step = read_meta(rd / name).get("dpo_step")
-            found.append((f"{Path(name).name} (step {step})", str(rd / name)))
+        if folder := saved(rd / name):  # after a save killed midway: the one before it
+            step = read_meta(folder).get("dpo_step")
+            found.append((f"{Path(name).name} (step {step})", str(folder)))
     return found
 
 

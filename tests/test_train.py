@@ -137,6 +137,27 @@ def sigterm_at_step_2(cmd: list[str], rd: RunDir, **popen) -> subprocess.Popen:
     return proc
 
 
+def test_a_save_killed_midway_resumes_from_the_save_before_it(baseline, data_file, tiny_checkpoint, tmp_path):
+    from studio import runs
+    run_dir = prepared(tmp_path / "run", data_file, tiny_checkpoint)
+    rd = RunDir(run_dir)
+    proc = sigterm_at_step_2(trainer_cmd("--run-dir", run_dir), rd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read()
+    stopped_at = rd.read_status()["step"]
+    # the states a kill -9 inside save_checkpoint leaves: the new save half-written beside the last one, which is
+    # already renamed out of the way
+    last = run_dir / LAST
+    os.replace(last, last.with_name("last.old"))
+    (last.with_name("last.tmp")).mkdir()
+    (last.with_name("last.tmp") / "model.safetensors").write_bytes(b"half")
+    assert [label for label, _ in runs.checkpoints(run_dir) if label.startswith("last")] == [f"last (step {stopped_at})"]
+    out = run_trainer("--run-dir", run_dir, "--resume")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"resumed from {LAST} at step {stopped_at}" in out.stdout  # not silently from step 0
+    assert_same_curve(curve(run_dir), curve(baseline), tol=1e-6)
+    assert sorted(p.name for p in last.parent.iterdir()) == ["best", "last"]  # nothing half-written left
+
+
 def test_sigterm_stops_with_a_checkpoint_and_resume_reaches_the_same_metrics(baseline, data_file, tiny_checkpoint,
                                                                             tmp_path):
     run_dir = prepared(tmp_path / "run", data_file, tiny_checkpoint)

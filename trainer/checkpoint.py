@@ -55,15 +55,28 @@ def _fsync(file: Path) -> None:
         os.fsync(fh.fileno())
 
 
+def saved(path: str | Path) -> Path | None:
+    """Where the last completed save to `path` is: the folder itself, or the copy that a save killed between its two
+    renames left beside it (`.old`); None when no save there ever completed."""
+    path = Path(path)
+    for folder in (path, path.with_name(path.name + ".old")):
+        if (folder / CONFIG).is_file() and (folder / WEIGHTS).is_file():
+            return folder
+    return None
+
+
+def clear_interrupted_save(path: str | Path) -> None:
+    """Remove what a killed save to `path` left half-written. Only the process that saves there may call this."""
+    path = Path(path)
+    shutil.rmtree(path.with_name(path.name + ".tmp"), ignore_errors=True)
+
+
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu",
                     dtype: torch.dtype = torch.float32) -> tuple[Transformer, Chat, dict]:
-    path = Path(path)
-    if not (path / CONFIG).is_file():
-        old = path.with_name(path.name + ".old")  # a save interrupted between its two renames
-        if (old / CONFIG).is_file():
-            path = old
-        else:
-            raise FileNotFoundError(f"{path} is not a checkpoint directory (no {CONFIG})")
+    found = saved(path)
+    if found is None:
+        raise FileNotFoundError(f"{path} is not a checkpoint directory (no {CONFIG} and {WEIGHTS})")
+    path = found
     try:
         config = json.loads((path / CONFIG).read_text())
         cfg = ModelConfig.from_dict(config["model"])

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .chat import Chat, MarkerChat
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import clear_interrupted_save, load_checkpoint, save_checkpoint, saved
 from .config import DEVICE_HELP, setting
 from .device import autocast, pick_device
 from .model import ModelConfig, Transformer
@@ -171,9 +171,11 @@ def train_sft(cfg: SFTConfig) -> dict:
     model = model.to(device)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay)
     progress = {"step": 0, "epoch": 0, "batch": 0, "tokens": 0, "best_val": float("inf")}
-    if cfg.resume and (run / "last").exists():
-        model.load_state_dict(load_checkpoint(run / "last", device)[0].state_dict())
-        progress = load_train_state(run / "last", optimizer)
+    for name in ("best", "last"):
+        clear_interrupted_save(run / name)
+    if cfg.resume and (last := saved(run / "last")):
+        model.load_state_dict(load_checkpoint(last, device)[0].state_dict())
+        progress = load_train_state(last, optimizer)
     (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     lengths = [len(ids) for ids, _ in train]
     log = open(run / "metrics.jsonl", "a")

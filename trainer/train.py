@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import clear_interrupted_save, load_checkpoint, save_checkpoint, saved
 from .config import ConfigError, TrainConfig
 from .data import Pair, collate, encode_examples, eval_batches, micro_batches, split_examples, step_batches
 from .device import autocast, pick_device
@@ -247,9 +247,12 @@ class DPORun:
         self.policy = reference if cfg.ref_cache else load_model(cfg.model, self.device)[0]
         self.policy.requires_grad_(True).train()
         self.optimizer = make_optimizer(self.policy, cfg.lr, cfg.weight_decay)
-        if resume and (self.rd / LAST).exists():
-            self.policy.load_state_dict(load_checkpoint(self.rd / LAST, self.device)[0].state_dict())
-            self.progress = load_train_state(self.rd / LAST, self.optimizer)
+        for name in (BEST, LAST):
+            clear_interrupted_save(self.rd / name)
+        last = saved(self.rd / LAST)
+        if resume and last:  # a save killed midway leaves the one before it, which `saved` finds
+            self.policy.load_state_dict(load_checkpoint(last, self.device)[0].state_dict())
+            self.progress = load_train_state(last, self.optimizer)
             self.saved_step = self.progress["step"]
             self.log(f"resumed from {LAST} at step {self.progress['step']}")
         self.lengths = [p.length for p in self.pairs["train"]]
