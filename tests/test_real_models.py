@@ -165,15 +165,32 @@ def test_unsupported_or_incomplete_models_are_named_not_guessed(tmp_path):
 def test_cli_errors_are_one_line_and_exit_1(tmp_path, capsys):
     from trainer.cli import main
     assert main(["sample", "--model", str(tmp_path / "nope"), "--prompt", "hi"]) == 1
-    assert main(["export", "--model", "tiny", "--out", str(tmp_path / "x"), "--format", "hf"]) == 1
+    assert main(["export", "--model", "tiny", "--out", str(tmp_path / "x"), "--format", "hf", "--dtype", "q8_0"]) == 1
     from studio.cli import main as studio_main
     assert studio_main(["serve", "--model", str(tmp_path / "nope"), "--db", str(tmp_path / "s.db")]) == 1
-    assert studio_main(["export-model", "--model", "tiny", "--out", str(tmp_path / "x"), "--format", "gguf"]) == 1
+    assert studio_main(["export-model", "--model", "tiny", "--out", str(tmp_path / "x"), "--format", "hf",
+                        "--dtype", "q8_0"]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("error: ") and "no such file or directory" in err[0]
-    assert err[1].startswith("error: tiny: only models with a Hugging Face tokenizer")
+    assert err[1] == "error: Hugging Face weights are f32, f16, bf16, not 'q8_0'" and not (tmp_path / "x").exists()
     assert err[2].startswith("error: ") and "no such file or directory" in err[2] and not (tmp_path / "s.db").exists()
     assert err[3] == err[1] and len(err) == 4
+
+
+def test_the_embedded_model_exports_with_its_own_format_to_transformers_and_gguf(tmp_path):
+    model, chat, _ = load_model("tiny")
+    ids = chat.render(*CONVERSATIONS[2])[0]
+    hf = export_model("tiny", tmp_path / "hf", "hf")
+    theirs = transformers.AutoTokenizer.from_pretrained(hf)  # the sentencepiece model, as tokenizers reads it
+    assert list(theirs.apply_chat_template(messages(*CONVERSATIONS[2]), tokenize=True, return_dict=False)) == ids
+    assert load_model(hf)[1].render(*CONVERSATIONS[2])[0] == ids
+    assert (hf_logits(hf, ids) - our_logits("tiny", ids)).abs().max() <= 1e-5
+    gguf = export_model("tiny", tmp_path / "tiny.gguf", "gguf", "f32")  # a sentencepiece ('llama') vocabulary
+    assert load_model(gguf)[1].render(*CONVERSATIONS[2]) == chat.render(*CONVERSATIONS[2])
+    assert torch.equal(our_logits(gguf, ids), our_logits("tiny", ids))
+    loaded = transformers.AutoModelForCausalLM.from_pretrained(tmp_path, gguf_file="tiny.gguf", dtype=torch.float32)
+    with torch.no_grad():
+        assert (loaded(torch.tensor([ids])).logits[0] - our_logits("tiny", ids)).abs().max() <= 1e-5
 
 
 def test_a_template_that_breaks_is_a_clear_error(tmp_path):

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
 
-from .chat import CUSTOM, SCORED
+from .chat import CUSTOM, SCORED, MarkerChat, default_system_prompt
 from .model import ModelError
 
 TOKENIZER_JSON, TOKENIZER_CONFIG, GENERATION_CONFIG = "tokenizer.json", "tokenizer_config.json", "generation_config.json"
@@ -270,7 +270,7 @@ def byte_level_split(pre: str):
                                     pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
 
 
-CONTROL, USER_DEFINED = 3, 4  # llama.cpp token types
+NORMAL, UNKNOWN, CONTROL, USER_DEFINED, BYTE = 1, 2, 3, 4, 6  # llama.cpp token types
 
 
 def byte_level_bpe(tokens: list[str], merges: list[str], token_types: list[int], pre: str) -> Tokenizer:
@@ -284,3 +284,50 @@ def byte_level_bpe(tokens: list[str], merges: list[str], token_types: list[int],
     tokenizer.add_tokens([AddedToken(t, special=kinds[k], normalized=False)
                           for t, k in zip(tokens, token_types) if k in kinds])
     return tokenizer
+
+
+# ------------------------------------------------------------------------------------------ the embedded format
+
+# The embedded model's layout (trainer/chat.py) as a chat template, for exports that other tools load.
+MARKER_TEMPLATE = (
+    "{% if messages and messages[0]['role'] == 'system' %}{% set system = messages[0]['content'] %}"
+    "{% set turns = messages[1:] %}{% else %}{% set system = default_system %}{% set turns = messages %}{% endif %}"
+    "{{ '<SOT>' + system + '<EOT>' }}{% for m in turns %}"
+    "{% if m['role'] == 'user' %}{{ '<SOU>' + m['content'] + '<EOU><SOA>' }}"
+    "{% else %}{{ m['content'] + '<EOA>' }}{% endif %}{% endfor %}")
+
+
+def sentencepiece_bpe(pieces: list[str], scores: list[float], kinds: list[int]) -> Tokenizer:
+    """A sentencepiece BPE vocabulary (the embedded model's, or a GGUF `llama` one) as a `tokenizers` BPE that
+    encodes as sentencepiece does: "▁" before each text and for each space, byte fallback, control pieces as
+    specials. The merges come from the scores: sentencepiece merges into the best-scored piece first."""
+    vocab = {p: i for i, p in enumerate(pieces)}
+    merges = []
+    for i in sorted((i for i, k in enumerate(kinds) if k == NORMAL), key=lambda i: scores[i], reverse=True):
+        piece = pieces[i]
+        splits = [(piece[:k], piece[k:]) for k in range(1, len(piece)) if piece[:k] in vocab and piece[k:] in vocab]
+        merges += sorted(splits, key=lambda lr: (vocab[lr[0]], vocab[lr[1]]))
+    unk = next((p for p, k in zip(pieces, kinds) if k == UNKNOWN), None)
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token=unk, byte_fallback=True, fuse_unk=True))
+    tokenizer.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    tokenizer.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                           decoders.Strip(" ", 1, 0)])
+    tokenizer.add_special_tokens([AddedToken(p, special=True, normalized=False)
+                                  for p, k in zip(pieces, kinds) if k == CONTROL])
+    tokenizer.add_tokens([AddedToken(p, normalized=False) for p, k in zip(pieces, kinds) if k == USER_DEFINED])
+    return tokenizer
+
+
+def sentencepiece_vocabulary(sp) -> tuple[list[str], list[float], list[int]]:
+    """(pieces, scores, llama.cpp token types) of a sentencepiece model."""
+    kind = lambda i: CONTROL if sp.is_control(i) else BYTE if sp.is_byte(i) else UNKNOWN if sp.is_unknown(i) \
+        else NORMAL  # noqa: E731
+    n = sp.get_piece_size()
+    return [sp.id_to_piece(i) for i in range(n)], [sp.get_score(i) for i in range(n)], [kind(i) for i in range(n)]
+
+
+def template_chat_of(marker: MarkerChat) -> TemplateChat:
+    """The embedded model's format as a TemplateChat: the same ids, in files transformers and llama.cpp read."""
+    template = MARKER_TEMPLATE.replace("default_system", json.dumps(default_system_prompt()))
+    return TemplateChat.build(sentencepiece_bpe(*sentencepiece_vocabulary(marker.tok.sp)), template,
+                              {"eos_token": "<EOA>", "pad_token": "<PAD>", "unk_token": "<unk>"}, [])

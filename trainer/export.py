@@ -7,7 +7,8 @@ from pathlib import Path
 
 import torch
 
-from .chat_template import TemplateChat
+from .chat import MarkerChat
+from .chat_template import template_chat_of
 from .model import ModelError
 from .spec import load_model
 
@@ -24,9 +25,8 @@ def export_model(spec: str, out: str | Path, fmt: str, dtype: str = "") -> Path:
     if fmt == "hf" and dtype not in HF_DTYPES:
         raise ModelError(f"Hugging Face weights are {', '.join(HF_DTYPES)}, not {dtype!r}")
     model, chat, _ = load_model(spec)
-    if not isinstance(chat, TemplateChat):
-        raise ModelError(f"{spec}: only models with a Hugging Face tokenizer and chat template can be exported; "
-                         "the embedded tiny model's sentencepiece format is the project's own")
+    if isinstance(chat, MarkerChat):  # the embedded format, as a tokenizer and template other tools read
+        chat = template_chat_of(chat)
     out = Path(out)
     tmp = out.with_name(out.name + ".tmp")
     remove(tmp)

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from gguf import GGMLQuantizationType, GGUFReader, GGUFWriter, LlamaFileType, quants
 
-from .chat_template import ChatFormatError, TemplateChat, byte_level_bpe, byte_level_split
+from .chat_template import (BYTE, CONTROL, NORMAL, UNKNOWN, USER_DEFINED, ChatFormatError, TemplateChat,
+                            byte_level_bpe, byte_level_split, sentencepiece_bpe)
 from .hf import UnsupportedModel, from_interleaved, to_interleaved
 from .model import ModelConfig, Transformer
 
@@ -84,17 +85,26 @@ def dequantized(tensor) -> torch.Tensor:
     return torch.from_numpy(np.array(array, dtype=np.float32))  # a copy: the reader's memory map is read-only
 
 
-def chat_from_gguf(reader: GGUFReader, where: Path) -> TemplateChat:
+def tokenizer_from_gguf(reader: GGUFReader, where: Path):
+    """Byte-level BPE (`gpt2`: vocabulary and merges) or sentencepiece BPE (`llama`: pieces and scores)."""
     kind = field(reader, "tokenizer.ggml.model")
-    if kind != "gpt2":
-        raise ChatFormatError(f"{where}: GGUF tokenizer {kind!r} is not supported (only byte-level BPE, 'gpt2'); "
-                              "load the model's Hugging Face directory instead")
+    tokens, types = field(reader, "tokenizer.ggml.tokens"), field(reader, "tokenizer.ggml.token_type", [])
+    if kind == "gpt2":
+        return byte_level_bpe(tokens, field(reader, "tokenizer.ggml.merges", []), types,
+                              field(reader, "tokenizer.ggml.pre", "default"))
+    if kind == "llama" and field(reader, "tokenizer.ggml.add_space_prefix", True):
+        return sentencepiece_bpe(tokens, field(reader, "tokenizer.ggml.scores"), types)
+    raise ChatFormatError(f"{where}: GGUF tokenizer {kind!r} (add_space_prefix "
+                          f"{field(reader, 'tokenizer.ggml.add_space_prefix')}) is not supported (byte-level 'gpt2' "
+                          "and sentencepiece 'llama' are); load the model's Hugging Face directory instead")
+
+
+def chat_from_gguf(reader: GGUFReader, where: Path) -> TemplateChat:
     template = field(reader, "tokenizer.chat_template")
     if not template:
         raise ChatFormatError(f"{where}: the GGUF file has no tokenizer.chat_template")
     tokens = field(reader, "tokenizer.ggml.tokens")
-    tokenizer = byte_level_bpe(tokens, field(reader, "tokenizer.ggml.merges", []),
-                               field(reader, "tokenizer.ggml.token_type", []), field(reader, "tokenizer.ggml.pre", "default"))
+    tokenizer = tokenizer_from_gguf(reader, where)
     ids = {k: field(reader, f"tokenizer.ggml.{k}_token_id") for k in ("bos", "eos", "padding", "unknown", "eot", "eom")}
     special = {f"{name}_token": tokens[ids[k]] for name, k in (("bos", "bos"), ("eos", "eos"), ("pad", "padding"),
                                                                ("unk", "unknown")) if ids[k] is not None}
@@ -142,19 +152,35 @@ def pre_tokenizer_name(chat: TemplateChat) -> str:
                           "export --format hf instead")
 
 
-def add_tokenizer(writer: GGUFWriter, chat: TemplateChat) -> None:
+def add_vocabulary(writer: GGUFWriter, chat: TemplateChat) -> None:
+    """Byte-level BPE as `gpt2` (tokens and merges); sentencepiece-style BPE (byte fallback) as `llama`, with
+    scores that keep the vocabulary's order as the merge priority (sentencepiece numbers pieces by score)."""
     spec = json.loads(chat.tokenizer.to_str())
-    if spec["model"]["type"] != "BPE" or spec["decoder"]["type"] != "ByteLevel":
-        raise ChatFormatError("only byte-level BPE tokenizers can be written to GGUF; export --format hf instead")
     vocab = {**spec["model"]["vocab"], **{t["content"]: t["id"] for t in spec["added_tokens"]}}
     tokens = sorted(vocab, key=vocab.get)
     added = {t["content"]: t["special"] for t in spec["added_tokens"]}
-    merges = [m if isinstance(m, str) else " ".join(m) for m in spec["model"]["merges"]]
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre(pre_tokenizer_name(chat))
-    writer.add_token_list(tokens)
-    writer.add_token_types([3 if added.get(t) else 4 if t in added else 1 for t in tokens])
-    writer.add_token_merges(merges)
+    if spec["model"]["type"] == "BPE" and (spec["decoder"] or {}).get("type") == "ByteLevel":
+        writer.add_tokenizer_model("gpt2")
+        writer.add_tokenizer_pre(pre_tokenizer_name(chat))
+        writer.add_token_list(tokens)
+        writer.add_token_types([CONTROL if added.get(t) else USER_DEFINED if t in added else NORMAL for t in tokens])
+        writer.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in spec["model"]["merges"]])
+    elif spec["model"]["type"] == "BPE" and spec["model"].get("byte_fallback"):
+        unk = spec["model"].get("unk_token")
+        kind = lambda t: CONTROL if added.get(t) else USER_DEFINED if t in added else UNKNOWN if t == unk else \
+            BYTE if len(t) == 6 and t.startswith("<0x") and t.endswith(">") else NORMAL  # noqa: E731
+        writer.add_tokenizer_model("llama")
+        writer.add_token_list(tokens)
+        writer.add_token_scores([-float(i) if kind(t) == NORMAL else 0.0 for i, t in enumerate(tokens)])
+        writer.add_token_types([kind(t) for t in tokens])
+        writer.add_add_space_prefix(True)
+    else:
+        raise ChatFormatError("only BPE tokenizers (byte-level or with byte fallback) can be written to GGUF; "
+                              "export --format hf instead")
+
+
+def add_tokenizer(writer: GGUFWriter, chat: TemplateChat) -> None:
+    add_vocabulary(writer, chat)
     ids = {k: chat.tokenizer.token_to_id(v) for k, v in chat.special.items()}
     for key, add in (("bos_token", writer.add_bos_token_id), ("eos_token", writer.add_eos_token_id),
                      ("pad_token", writer.add_pad_token_id), ("unk_token", writer.add_unk_token_id)):
