@@ -225,6 +225,15 @@ def test_config_json_out_of_range_or_not_json_fails_before_anything_loads(tmp_pa
         train_run_dir(rd.path)
 
 
+def test_a_missing_data_snapshot_fails_the_run_with_a_one_line_reason(tmp_path, data_file):
+    rd = RunDir(tmp_path / "run")
+    rd.prepare(asdict(TrainConfig(eval_prompts="", device="cpu")), data_file)
+    (rd / rd.read_config()["data"]).unlink()
+    with pytest.raises(ConfigError, match="data.json: the data file config.json names is missing from"):
+        train_run_dir(rd.path)
+    assert rd.read_status()["state"] == "failed" and "is missing" in rd.read_status()["error"]
+
+
 def test_a_non_finite_loss_fails_clearly_and_keeps_the_last_good_checkpoint(tmp_path, data_file, tiny_checkpoint):
     # lr 1e30: the first update leaves finite but huge weights, the next forward overflows to NaN.
     run_dir = prepared(tmp_path / "run", data_file, tiny_checkpoint, "--lr", "1e30", "--warmup-steps", "1",

@@ -515,6 +515,8 @@ def read_run_config(rd: RunDir) -> TrainConfig:
     except ValueError as e:  # a ConfigError, or JSON that does not parse
         raise ConfigError(f"{rd / CONFIG}: {e}") from None
     for key, digest in hashes.items():
+        if raw.get(key) and not rd.resolve(raw[key]).is_file():
+            raise ConfigError(f"{raw[key]}: the data file config.json names is missing from {rd.path}")
         if digest and sha256_file(rd.resolve(raw[key])) != digest:
             raise ConfigError(f"{raw[key]} does not match the sha256 recorded in {rd / CONFIG}")
     return cfg
