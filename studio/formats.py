@@ -3,7 +3,7 @@
 Import reads seed files (JSON array, JSON Lines or one object), PKU-SafeRLHF rows, HH-RLHF transcripts and TRL
 preference rows, from .json / .jsonl files (optionally .xz or .gz compressed) or .parquet (when pyarrow is
 installed). The format is detected from the first record unless given. Each record becomes a seed example,
-validated by trainer.seed, and everything is stored in one transaction: one bad record and nothing is imported,
+validated by trainer.interchange, and everything is stored in one transaction: one bad record and nothing is imported,
 unless skip_invalid, which keeps the valid records and writes the rejected ones with their reasons to a file.
 Filters (PKU labels, identical replies, lengths) are not errors: the report counts each removed row once, under
 the first filter that removes it, in that order. Files are streamed, so memory stays flat however large they are.
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Callable, Iterable
 
 from studio.store import ExampleFilter, Store, example_row
-from trainer.seed import (TURN_KEYS, Location, SeedError, check_example, iter_json_records, json_text, json_type,
+from trainer.interchange import (TURN_KEYS, Location, SeedError, check_example, iter_json_records, json_text, json_type,
                           same_reply, write_seed_json, write_seed_jsonl)
 
 IMPORT_FORMATS = ("seed", "pku", "hh", "trl")

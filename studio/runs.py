@@ -31,7 +31,7 @@ from trainer.config import ConfigError, TrainConfig, steps_for_epochs
 from trainer.export import export_model
 from trainer.model import ModelError
 from trainer.rundir import BEST, CONFIG, FINAL_STATES, LAST, LOG, RunDir, process_alive, write_json_atomic
-from trainer.seed import load_seed_file
+from trainer.interchange import load_seed_file
 from trainer.spec import canonical
 
 STUDIO = "studio.json"

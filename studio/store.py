@@ -27,7 +27,7 @@ from typing import Iterable, Iterator
 import sqlite_utils
 
 from studio import pairing
-from trainer.seed import SeedError, check_example, json_text, same_reply
+from trainer.interchange import SeedError, check_example, json_text, same_reply
 
 STATUSES = ("draft", "done", "skipped", "discarded")
 OUTCOMES = ("policy", "reference", "tie", "both_bad")
@@ -103,7 +103,7 @@ MIGRATIONS = [
     CREATE TABLE examples (
         id INTEGER PRIMARY KEY,
         content_hash TEXT NOT NULL UNIQUE,
-        seed TEXT NOT NULL,  -- the example in canonical seed JSON (trainer.seed.encode_example): exports copy it
+        seed TEXT NOT NULL,  -- the example in canonical seed JSON (trainer.interchange.encode_example): exports copy it
         n_turns INTEGER NOT NULL CHECK (n_turns >= 1),
         status TEXT NOT NULL DEFAULT 'done' CHECK (status IN ('draft', 'done', 'skipped', 'discarded')),
         annotator TEXT NOT NULL DEFAULT '',
@@ -615,7 +615,7 @@ class Store:
         return map(json.loads, self._export_texts(filters))
 
     def export_lines(self, filters=None) -> Iterator[bytes]:
-        """export_examples already encoded (trainer.seed.encode_example), as stored: an export copies bytes."""
+        """export_examples already encoded (trainer.interchange.encode_example), as stored: an export copies bytes."""
         return (text.encode() for text in self._export_texts(filters))
 
     def _export_texts(self, filters):

@@ -11,7 +11,7 @@ from studio.formats import export_file, import_file
 from studio.store import ExampleFilter, Store
 from studio.ui import annotate, chatfmt, data
 from studio.ui.annotate import RANKS, TEXTS, Refused, new_draft
-from trainer.seed import load_seed_file
+from trainer.interchange import load_seed_file
 from trainer.spec import smollm2_file
 
 XSS = '<img src=x onerror="alert(1)"> <script>alert(2)</script>'

@@ -32,7 +32,7 @@ from .model import ModelError
 from .optim import load_train_state, lr_at, make_optimizer, save_train_state, seed_everything
 from .rundir import (BEST, CONFIG, LAST, METRICS, REF_CACHE, REF_SAMPLES, SAMPLES, RunDir, sha256_file,
                      write_json_atomic)
-from .seed import load_seed_file
+from .interchange import load_seed_file
 from .spec import canonical, fingerprint, load_model
 
 # What a step or an eval reports (TRL's names), summed over pairs and processes, then divided by the pair count.

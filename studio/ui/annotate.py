@@ -27,7 +27,7 @@ from studio.ui import chatfmt
 from studio.ui.chatfmt import chat_view, plural, to_chatbot
 from trainer.chat import CUSTOM, default_system_prompt
 from trainer.generate import SamplingParams
-from trainer.seed import dump_seed_json, json_problem, same_reply, validate_example
+from trainer.interchange import dump_seed_json, json_problem, same_reply, validate_example
 
 MAX_MESSAGE_CHARS = 20_000
 MAX_TEMPLATE_CHARS = 8_000
@@ -230,7 +230,7 @@ def describe(problem, last: int) -> str:
 
 
 def seed_problems(example, *, keys=("Template", "User", "Accepted", "Rejected"), optional_rejected=False):
-    """What trainer.seed finds wrong with an example, limited to the fields of `keys`. With optional_rejected an
+    """What trainer.interchange finds wrong with an example, limited to the fields of `keys`. With optional_rejected an
     empty final Rejected is fine (Continue without a pair for this turn)."""
     last = len(example["User"]) - 1
     problems = [p for p in validate_example(example) if p.field.partition("[")[0] in keys]

@@ -17,7 +17,7 @@ from studio.store import Store
 from studio.ui import annotate
 from studio.ui.chatfmt import chat_view, notice, to_chatbot
 from trainer.chat import CUSTOM
-from trainer.seed import same_reply
+from trainer.interchange import same_reply
 
 LATEST = "latest"
 TICK_S = 2.0

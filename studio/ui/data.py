@@ -17,7 +17,7 @@ from studio.formats import EXPORT_FORMATS, IMPORT_FORMATS, ImportOptions, export
 from studio.quality import quality_report, stats
 from studio.store import STATUSES, ExampleFilter, Store
 from studio.ui.chatfmt import chat_view, notice, plural, seed_chats
-from trainer.seed import json_problem
+from trainer.interchange import json_problem
 
 ANY = "(any)"
 PAGE_SIZE = 25

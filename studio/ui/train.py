@@ -24,7 +24,7 @@ from studio.ui.chatfmt import notice, plural
 from studio.ui.data import ANY, example_filter, facets, located_errors
 from trainer.config import LOSS_TYPES
 from trainer.paths import ASSETS_DIR
-from trainer.seed import seed_file_errors
+from trainer.interchange import seed_file_errors
 
 STORE, DEMO, FILE = "store", "demo", "file"
 DATA_CHOICES = [("The store (filters below)", STORE), ("The shipped demo pairs", DEMO), ("A seed-format file", FILE)]
