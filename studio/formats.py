@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Callable, Iterable
 
 from studio.store import ExampleFilter, Store, example_row
+from trainer.atomic import atomic_file
 from trainer.interchange import (TURN_KEYS, Location, SeedError, check_example, iter_json_records, json_text, json_type,
                           same_reply, write_seed_json, write_seed_jsonl)
 
@@ -440,12 +441,5 @@ def export_file(store: Store, out, fmt="seed-json", filters: ExampleFilter | Non
     write = functools.partial(_WRITERS[fmt], store, ExampleFilter(status="done") if filters is None else filters)
     if hasattr(out, "write"):
         return write(out)
-    out = Path(out)
-    partial = out.with_name(f".{out.name}.partial")
-    try:
-        with open(partial, "wb") as fh:
-            n = write(fh)
-        os.replace(partial, out)
-        return n
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_file(out, "wb") as fh:
+        return write(fh)

@@ -26,11 +26,12 @@ from pathlib import Path
 from studio import models
 from studio.formats import export_file
 from studio.store import ExampleFilter, Store
+from trainer.atomic import write_json_atomic
 from trainer.checkpoint import read_meta
 from trainer.config import ConfigError, TrainConfig, steps_for_epochs
 from trainer.export import export_model
 from trainer.model import ModelError
-from trainer.rundir import BEST, CONFIG, FINAL_STATES, LAST, LOG, RunDir, process_alive, write_json_atomic
+from trainer.rundir import BEST, CONFIG, LAST, LOG, RunDir, process_alive
 from trainer.interchange import load_seed_file
 from trainer.spec import canonical
 

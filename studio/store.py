@@ -19,7 +19,7 @@ import json
 import math
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -27,7 +27,7 @@ from typing import Iterable, Iterator
 import sqlite_utils
 
 from studio import pairing
-from trainer.interchange import SeedError, check_example, json_text, same_reply
+from trainer.interchange import check_example, json_text, same_reply
 
 STATUSES = ("draft", "done", "skipped", "discarded")
 OUTCOMES = ("policy", "reference", "tie", "both_bad")

@@ -210,7 +210,8 @@ def test_dump_validates_write_only_frames():
         dump_seed_jsonl([EXAMPLE, invalid], io.BytesIO())
     assert info.value.record == 2 and info.value.field == "Rejected[0]"
     out = io.BytesIO()
-    assert interchange.write_seed_jsonl([interchange.encode_example(invalid)], out) == 1 and b"Go away." in out.getvalue()
+    assert interchange.write_seed_jsonl([interchange.encode_example(invalid)], out) == 1
+    assert b"Go away." in out.getvalue()
 
 
 def test_the_interchange_module_uses_the_standard_library_only():

@@ -120,8 +120,8 @@ def test_an_uploaded_file_is_refused_by_its_name_with_every_located_error(store,
                         form(), str(settings.model))
     lines = str(info.value).splitlines()
     assert lines[0] == "notes.jsonl is not valid seed data (3 errors):"
-    assert [line.split(":")[0] for line in lines[1:]] == ["- notes.jsonl, line 2, field 'Rejected[0]'",
-                                                          "- notes.jsonl, line 3", "- notes.jsonl, line 4, field 'User'"]
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "- notes.jsonl, line 2, field 'Rejected[0]'", "- notes.jsonl, line 3", "- notes.jsonl, line 4, field 'User'"]
     assert str(upload.parent) not in str(info.value) and train.runs_table(settings.runs_dir) == []
 
 

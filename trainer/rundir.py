@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from .atomic import atomic_file, write_json_atomic
+
 CONFIG, DATA, EVAL_DATA = "config.json", "data.json", "eval_data.json"
 STATUS, METRICS, SAMPLES, LOG = "status.json", "metrics.jsonl", "samples.jsonl", "log.txt"
 REF_CACHE, REF_SAMPLES = "ref_logps.json", "reference_samples.json"
@@ -35,16 +37,6 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    """Readers see the old file or the new one, never half of one: write a temp file, fsync, rename over."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, ensure_ascii=False, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -138,9 +130,8 @@ class RunDir:
         for name in (METRICS, SAMPLES):
             if (self / name).exists():  # rewritten even when nothing is dropped: that also removes a torn last line
                 kept = [row for row in read_jsonl(self / name) if row["step"] <= step]
-                tmp = self / f".{name}.tmp"
-                tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
-                os.replace(tmp, self / name)
+                with atomic_file(self / name) as fh:
+                    fh.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in kept)
 
     # ---------------------------------------------------------------------------------------------------- log
 

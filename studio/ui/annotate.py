@@ -784,11 +784,13 @@ def _sampling_panel(c, settings):
 def sampling_controls(c: dict, prefix: str = ""):
     """Temperature, top-p, top-k, length and seed (the arguments of models.sampling) into `c`; element ids get
     `prefix`, so another tab can have its own."""
+    d = models.DEFAULT_SAMPLING
     with gr.Row():
-        c["temperature"] = gr.Slider(0, 2, value=0.8, step=0.05, label="Temperature", elem_id=f"{prefix}temperature")
-        c["top_p"] = gr.Slider(0.05, 1, value=0.95, step=0.05, label="Top-p", elem_id=f"{prefix}top-p")
-        c["top_k"] = gr.Slider(0, 200, value=40, step=1, label="Top-k (0: off)", elem_id=f"{prefix}top-k")
-        c["max_new_tokens"] = gr.Slider(8, 512, value=96, step=8, label="Max new tokens",
+        c["temperature"] = gr.Slider(0, 2, value=d.temperature, step=0.05, label="Temperature",
+                                     elem_id=f"{prefix}temperature")
+        c["top_p"] = gr.Slider(0.05, 1, value=d.top_p, step=0.05, label="Top-p", elem_id=f"{prefix}top-p")
+        c["top_k"] = gr.Slider(0, 200, value=d.top_k, step=1, label="Top-k (0: off)", elem_id=f"{prefix}top-k")
+        c["max_new_tokens"] = gr.Slider(8, 512, value=d.max_new_tokens, step=8, label="Max new tokens",
                                         elem_id=f"{prefix}max-new-tokens")
         # text, not a gr.Number: a Number shows an empty value as 0 once rendered, and sends 0 from then on
         c["seed"] = gr.Textbox(label="Seed (empty: random)", placeholder="random", elem_id=f"{prefix}seed")
