@@ -54,7 +54,8 @@ def test_no_trainer_source_file_imports_them_even_lazily():
         assert not imported_roots(path) & set(FORBIDDEN), path.name
 
 
-@pytest.mark.parametrize("module", ["trainer.rundir", "trainer.config", "trainer.atomic", "trainer.interchange"])
+@pytest.mark.parametrize("module", ["trainer.rundir", "trainer.config", "trainer.atomic", "trainer.interchange",
+                                    "trainer.conversation"])
 def test_what_the_studio_imports_of_the_trainer_loads_the_standard_library_only(module):
     """The studio imports the run-directory contract, the settings, the seed format (and what they use) in its own
     process; importing them must not drag torch (or anything else) along."""

@@ -5,7 +5,8 @@ import pytest
 from gradio_client import Client
 
 from studio.store import ExampleFilter, Store
-from studio.ui.annotate import FORM, VIEW, new_draft
+from studio.ui.annotate import VIEW
+from studio.ui.composer import FORM, new_draft
 from studio_server import running_studio
 from trainer.interchange import load_seed_file
 

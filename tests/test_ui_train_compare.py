@@ -10,8 +10,9 @@ import torch
 from studio import models, runs
 from studio.settings import Settings
 from studio.store import ExampleFilter, Store
-from studio.ui import annotate, compare, train
-from studio.ui.annotate import Refused, as_typed, new_draft
+from studio.ui import compare, composer, train
+from studio.ui.common import Refused, as_typed
+from studio.ui.composer import new_draft
 from studio.ui.chatfmt import plain_text
 from test_runs import preference_examples, wait_for
 from trainer.checkpoint import load_checkpoint, save_checkpoint
@@ -316,7 +317,7 @@ def test_rank_mode_samples_the_next_round_from_a_trained_policy(store, settings,
     rd, policy = arena_run
     assert (f"{rd.path.name} · best", policy) in models.choices(settings.model, settings.runs_dir)
     draft = new_draft(user="Do you like pizza?")
-    annotate.sample(store, "ann", draft, {"model": policy, "n": 2, "temperature": 1.0, "top_p": 1.0, "top_k": 0,
+    composer.sample(store, "ann", draft, {"model": policy, "n": 2, "temperature": 1.0, "top_p": 1.0, "top_k": 0,
                                           "max_new_tokens": 8, "seed": 1})
     [turn] = store.get_conversation(draft["conversation_id"]).turns
     assert [c.checkpoint for c in turn.candidates] == [policy, policy]

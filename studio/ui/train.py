@@ -19,9 +19,7 @@ import pandas as pd
 
 from studio import models, runs
 from studio.store import STATUSES, Store
-from studio.ui import annotate
-from studio.ui.chatfmt import notice, plural
-from studio.ui.data import ANY, example_filter, facets, located_errors
+from studio.ui.common import ANY, example_filter, facets, located_errors, notice, plural, who
 from trainer.config import LOSS_TYPES
 from trainer.paths import ASSETS_DIR
 from trainer.interchange import seed_file_errors
@@ -397,7 +395,7 @@ def _wire(store: Store, settings, c: dict, name, loaded, tab):
     def start(request: gr.Request, name_value, base, *values):
         data, form_ = dict(zip(DATA_FORM, values[:len(DATA_FORM)])), dict(zip(FORM, values[len(DATA_FORM):]))
         try:
-            run_id, message = start_run(store, settings, annotate.who(name_value, request), data, form_, base)
+            run_id, message = start_run(store, settings, who(name_value, request), data, form_, base)
         except (ValueError, OSError) as e:  # nothing started: the run on view stays on view
             return [notice(str(e), ok=False), *[gr.skip()] * len(listing)]
         return [notice(message), *refresh(run_id)]
