@@ -182,6 +182,25 @@ def test_the_live_view_shows_eta_the_warning_and_a_crash(store, settings):
     assert "&lt;img" in view["warning"]
 
 
+def test_the_live_view_reads_only_the_metric_lines_appended_since_it_last_looked(store, settings, monkeypatch):
+    rd = queued_run(settings, store)
+    rd.append(METRICS, [{"step": 1, "loss": 0.69}])
+    first = train.live(settings.runs_dir, rd.path.name)
+    assert first["new_metrics"] and first["changed"] and first["followed"]["metrics"] == [{"step": 1, "loss": 0.69}]
+    monkeypatch.setattr(runs.RunDir, "read_metrics", lambda self: pytest.fail("read the whole metrics file"))
+    again = train.live(settings.runs_dir, rd.path.name, first["followed"])
+    assert not again["new_metrics"] and not again["changed"]  # nothing new: no plots, no runs table to redraw
+    with open(rd / METRICS, "a", encoding="utf-8") as fh:
+        fh.write('{"step": 2, "loss": 0.6}\n{"step": 3, "lo')  # the last line is still being written
+    later = train.live(settings.runs_dir, rd.path.name, again["followed"])
+    assert [m["step"] for m in later["followed"]["metrics"]] == [1, 2]
+    rd.truncate_after(1)  # a resume from step 1 rewrites the file shorter
+    resumed = train.live(settings.runs_dir, rd.path.name, later["followed"])
+    assert [m["step"] for m in resumed["followed"]["metrics"]] == [1]
+    rd.write_status(state="failed", error="boom")
+    assert train.live(settings.runs_dir, rd.path.name, resumed["followed"])["changed"]
+
+
 def test_stop_and_resume_refuse_what_cannot_be_done(store, settings):
     rd = queued_run(settings, store)
     with pytest.raises(runs.RunError, match="is queued: there is no process to stop"):

@@ -47,6 +47,22 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n") and line.strip()]
 
 
+def read_jsonl_from(path: Path, offset: int) -> tuple[list[dict], int, bool]:
+    """(the complete lines after byte `offset`, the offset after them, whether reading started over at 0): a
+    follower reads only what was appended since it last looked. A file now shorter than `offset` was rewritten
+    (truncate_after, on a resume), so it is read from its start."""
+    try:
+        with open(path, "rb") as fh:
+            restart = os.fstat(fh.fileno()).st_size < offset
+            fh.seek(0 if restart else offset)
+            data = fh.read()
+    except FileNotFoundError:
+        return [], 0, offset > 0
+    complete = data[:data.rfind(b"\n") + 1]  # a last line still being written waits for the next look
+    rows = [json.loads(line) for line in complete.decode("utf-8").splitlines() if line.strip()]
+    return rows, (0 if restart else offset) + len(complete), restart
+
+
 def process_alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -121,6 +137,9 @@ class RunDir:
 
     def read_metrics(self) -> list[dict]:
         return read_jsonl(self / METRICS)
+
+    def read_metrics_from(self, offset: int) -> tuple[list[dict], int, bool]:
+        return read_jsonl_from(self / METRICS, offset)
 
     def read_samples(self) -> list[dict]:
         return read_jsonl(self / SAMPLES)
