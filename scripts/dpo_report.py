@@ -78,7 +78,8 @@ def main() -> None:
     at_step = [s for s in samples if s["step"] == step]
     policy, reference = [s["policy"] for s in at_step], [s["reference"] for s in at_step]
     print(f"\nAt step {step}, over {len(policy)} prompts: distinct-2 policy {distinct_n(policy):.3f}, reference "
-          f"{distinct_n(reference):.3f}; different replies: policy {len(set(policy))}, reference {len(set(reference))}; "
+          f"{distinct_n(reference):.3f}; different replies: policy {len(set(policy))}, "
+          f"reference {len(set(reference))}; "
           f"garbled replies: policy {garbled(policy)}, reference {garbled(reference)}\n")
     print(f"| prompt | reference | policy (step {step}) |\n|---|---|---|")
     for s in at_step:

@@ -81,8 +81,8 @@ def main():
         "",
         "| | |",
         "| --- | --- |",
-        f"| architecture | {cfg.n_layers} layers, dim {cfg.dim}, {cfg.n_heads} query / {cfg.n_kv_heads} key-value heads, "
-        f"SwiGLU {cfg.hidden_dim}, RoPE, RMSNorm, tied embeddings |",
+        f"| architecture | {cfg.n_layers} layers, dim {cfg.dim}, {cfg.n_heads} query / {cfg.n_kv_heads} key-value "
+        f"heads, SwiGLU {cfg.hidden_dim}, RoPE, RMSNorm, tied embeddings |",
         f"| parameters | {chat.model.num_params():,} |",
         f"| context | {cfg.max_seq_len} tokens |",
         f"| tokenizer | sentencepiece BPE, {cfg.vocab_size} pieces, byte fallback, role markers as control symbols |",
@@ -120,7 +120,8 @@ def main():
         "",
         "```bash",
         ".venv/bin/pip install -e '.[build-default]'",
-        ".venv/bin/python scripts/build_default_model.py   # corpus, tokenizer, SFT, fp16 export to assets/default-model",
+        ".venv/bin/python scripts/build_default_model.py   # corpus, tokenizer, SFT, fp16 export to "
+        "assets/default-model",
         ".venv/bin/python scripts/model_card.py            # this card",
         "```",
         "",

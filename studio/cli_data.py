@@ -17,7 +17,7 @@ from studio.formats import EXPORT_FORMATS, IMPORT_FORMATS, ImportOptions, export
 from studio.quality import quality_report, stats
 from studio.settings import Settings
 from studio.store import STATUSES, ExampleFilter, Store, StoreError
-from trainer.seed import SeedError
+from trainer.interchange import SeedError
 
 SHOWN_ERRORS = 20
 

@@ -3,7 +3,7 @@
 Import reads seed files (JSON array, JSON Lines or one object), PKU-SafeRLHF rows, HH-RLHF transcripts and TRL
 preference rows, from .json / .jsonl files (optionally .xz or .gz compressed) or .parquet (when pyarrow is
 installed). The format is detected from the first record unless given. Each record becomes a seed example,
-validated by trainer.seed, and everything is stored in one transaction: one bad record and nothing is imported,
+validated by trainer.interchange, and everything is stored in one transaction: one bad record and nothing is imported,
 unless skip_invalid, which keeps the valid records and writes the rejected ones with their reasons to a file.
 Filters (PKU labels, identical replies, lengths) are not errors: the report counts each removed row once, under
 the first filter that removes it, in that order. Files are streamed, so memory stays flat however large they are.
@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import IO, Callable, Iterable
 
 from studio.store import ExampleFilter, Store, example_row
-from trainer.seed import (TURN_KEYS, Location, SeedError, check_example, iter_json_records, json_text, json_type,
+from trainer.atomic import atomic_file
+from trainer.interchange import (TURN_KEYS, Location, SeedError, check_example, iter_json_records, json_text, json_type,
                           same_reply, write_seed_json, write_seed_jsonl)
 
 IMPORT_FORMATS = ("seed", "pku", "hh", "trl")
@@ -440,12 +441,5 @@ def export_file(store: Store, out, fmt="seed-json", filters: ExampleFilter | Non
     write = functools.partial(_WRITERS[fmt], store, ExampleFilter(status="done") if filters is None else filters)
     if hasattr(out, "write"):
         return write(out)
-    out = Path(out)
-    partial = out.with_name(f".{out.name}.partial")
-    try:
-        with open(partial, "wb") as fh:
-            n = write(fh)
-        os.replace(partial, out)
-        return n
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_file(out, "wb") as fh:
+        return write(fh)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from trainer.generate import SamplingParams
@@ -19,6 +20,9 @@ from trainer.spec import NAMES, SMOLLM2, canonical, model_files, smollm2_file
 
 WEIGHTS = "model.safetensors"
 LABELS = {"tiny": "tiny (embedded, 5.5M)", SMOLLM2: "SmolLM2-135M-Instruct"}
+# Where the sampling controls start: the trainer's defaults, with room for a reply of a few sentences (a candidate
+# cut off mid-sentence is hard to rank).
+DEFAULT_SAMPLING = replace(SamplingParams(), max_new_tokens=96)
 _cache: dict[str, tuple[float, ChatModel]] = {}
 _lock = threading.Lock()
 
@@ -68,7 +72,8 @@ def choices(default_model, runs_dir) -> list[tuple[str, str]]:
     return found
 
 
-def sampling(temperature=0.8, top_p=0.95, top_k=40, max_new_tokens=64, seed=None) -> SamplingParams:
+def sampling(temperature=DEFAULT_SAMPLING.temperature, top_p=DEFAULT_SAMPLING.top_p, top_k=DEFAULT_SAMPLING.top_k,
+             max_new_tokens=DEFAULT_SAMPLING.max_new_tokens, seed=None) -> SamplingParams:
     """Sampling parameters from UI values; no seed draws a fresh one, so every click gives new text."""
     return SamplingParams(temperature=float(temperature), top_p=float(top_p), top_k=int(top_k),
                           max_new_tokens=int(max_new_tokens),

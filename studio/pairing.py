@@ -9,7 +9,16 @@ Strategies:
     best-vs-worst   every candidate of the best tier against every candidate of the worst tier
     best-vs-rest    every candidate of the best tier against every candidate of each lower tier
     all-pairs       every candidate of an acceptable tier against every candidate of each lower tier
+
+`ranking_pairs` turns a ranking into the seed examples saving it stores. It is the only place that does: the
+store calls it when it saves, the Annotate tab when it previews, so the preview is what the export will hold.
 """
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trainer.conversation import Conversation
+from trainer.interchange import same_reply
 
 STRATEGIES = ("best-vs-worst", "best-vs-rest", "all-pairs")
 
@@ -50,3 +59,27 @@ def tiers_from_ranks(ranks: dict) -> list[list]:
     for candidate, rank in ranks.items():
         tiers.setdefault(rank, []).append(candidate)
     return [tiers[rank] for rank in sorted(tiers)]
+
+
+@dataclass(frozen=True)
+class Pair:
+    accepted: object  # candidate keys: ids in the store, slots in a preview
+    rejected: object
+    example: dict     # the seed example
+    edit: bool        # an edit preferred over its original (else a pair of the ranking)
+
+
+def ranking_pairs(conversation: Conversation, texts: dict, tiers, strategy="best-vs-rest", acceptable=None,
+                  originals: dict | None = None) -> tuple[list[Pair], int]:
+    """(pairs, how many were skipped as identical) that a ranking of the open turn of `conversation` yields.
+
+    `texts` maps each candidate key to its text; `originals` maps a candidate that is an annotator's edit to the
+    one it was edited from (whose text is in `texts` too). First the ranking's pairs (derive_pairs), then one
+    edited > original pair per ranked edit, best first. A pair whose two texts differ in whitespace only is skipped.
+    """
+    originals = originals or {}
+    wanted = [(a, b, False) for a, b in derive_pairs(tiers, strategy, acceptable)]
+    wanted += [(c, originals[c], True) for tier in tiers for c in tier if c in originals]
+    pairs = [Pair(a, b, conversation.pair(texts[a], texts[b]), edit) for a, b, edit in wanted
+             if not same_reply(texts[a], texts[b])]
+    return pairs, len(wanted) - len(pairs)

@@ -26,12 +26,13 @@ from pathlib import Path
 from studio import models
 from studio.formats import export_file
 from studio.store import ExampleFilter, Store
+from trainer.atomic import write_json_atomic
 from trainer.checkpoint import read_meta, saved
 from trainer.config import ConfigError, TrainConfig, steps_for_epochs
 from trainer.export import export_model
 from trainer.model import ModelError
-from trainer.rundir import BEST, CONFIG, FINAL_STATES, LAST, LOG, RunDir, process_alive, write_json_atomic
-from trainer.seed import load_seed_file
+from trainer.rundir import BEST, CONFIG, LAST, LOG, RunDir, process_alive
+from trainer.interchange import load_seed_file
 from trainer.spec import canonical
 
 STUDIO = "studio.json"
@@ -269,11 +270,12 @@ def best_eval_accuracy(metrics: list[dict]) -> float | None:
     return max(accuracies) if accuracies else None
 
 
-def observe(run_dir, now: float | None = None) -> RunView:
+def observe(run_dir, now: float | None = None, metrics: list[dict] | None = None) -> RunView:
+    """The run now; `metrics`, when given, are its metrics as already read (a follower reads only new lines)."""
     rd, now = RunDir(run_dir), now or time.time()
     status, record, config = rd.read_status(), read_studio(rd), rd.read_config()
     state = state_of(rd, status, record)
-    metrics = rd.read_metrics()
+    metrics = rd.read_metrics() if metrics is None else metrics
     launches = record.get("launches", [])
     examples = record.get("examples") or sum(c.get("examples", 0) for c in (status.get("data") or {}).values()) or None
     warnings = [row["warning"] for row in metrics if row.get("warning")]

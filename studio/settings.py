@@ -48,7 +48,8 @@ def add_settings_args(p: argparse.ArgumentParser) -> None:
     d = Settings()
     p.add_argument("--db", default=env("DPO_STUDIO_DB", str(d.db)), help="SQLite file (created if missing)")
     p.add_argument("--runs-dir", default=env("DPO_STUDIO_RUNS", str(d.runs_dir)), help="where training runs live")
-    p.add_argument("--model", default=env("DPO_STUDIO_MODEL", str(d.model)), help="model for candidates and the default base model: tiny, smollm2-135m-instruct, a checkpoint "
+    p.add_argument("--model", default=env("DPO_STUDIO_MODEL", str(d.model)),
+                   help="model for candidates and the default base model: tiny, smollm2-135m-instruct, a checkpoint "
                         "or Hugging Face directory, or a .gguf file (default: SmolLM2 when installed, else tiny)")
     p.add_argument("--host", default=env("DPO_STUDIO_HOST", d.host), help="bind address (default: this machine only)")
     p.add_argument("--port", type=int, default=int(env("DPO_STUDIO_PORT", d.port)))

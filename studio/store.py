@@ -27,7 +27,8 @@ from typing import Iterable, Iterator
 import sqlite_utils
 
 from studio import pairing
-from trainer.seed import SeedError, check_example, json_text, same_reply
+from trainer.conversation import CUSTOM, Conversation
+from trainer.interchange import check_example, json_text
 
 STATUSES = ("draft", "done", "skipped", "discarded")
 OUTCOMES = ("policy", "reference", "tie", "both_bad")
@@ -103,7 +104,7 @@ MIGRATIONS = [
     CREATE TABLE examples (
         id INTEGER PRIMARY KEY,
         content_hash TEXT NOT NULL UNIQUE,
-        seed TEXT NOT NULL,  -- the example in canonical seed JSON (trainer.seed.encode_example): exports copy it
+        seed TEXT NOT NULL,  -- the example in canonical seed JSON (trainer.interchange.encode_example): exports copy it
         n_turns INTEGER NOT NULL CHECK (n_turns >= 1),
         status TEXT NOT NULL DEFAULT 'done' CHECK (status IN ('draft', 'done', 'skipped', 'discarded')),
         annotator TEXT NOT NULL DEFAULT '',
@@ -267,7 +268,8 @@ class Turn:
 
 
 @dataclass(frozen=True)
-class Conversation:
+class ConversationRecord:
+    """A stored conversation with every turn's candidates and rankings."""
     id: int
     template: str
     status: str
@@ -277,6 +279,17 @@ class Conversation:
     created_at: str
     updated_at: str
     turns: list[Turn]
+
+    @property
+    def open_turn(self) -> Turn | None:
+        """The last turn while it has no accepted reply yet."""
+        return self.turns[-1] if self.turns and self.turns[-1].reply_id is None else None
+
+    def conversation(self) -> Conversation:
+        """The conversation so far: each turn with its accepted reply, the open turn's user message last."""
+        texts = {c.id: c.text for t in self.turns for c in t.candidates}
+        return Conversation(self.template, [t.user for t in self.turns],
+                            [texts[t.reply_id] for t in self.turns if t.reply_id is not None])
 
 
 @dataclass(frozen=True)
@@ -288,11 +301,34 @@ class Prompt:
 
 
 @dataclass(frozen=True)
+class Reply:
+    """A candidate reply to store: written by a person, or sampled from a checkpoint with these parameters."""
+    text: str
+    origin: str = "human"
+    checkpoint: str | None = None
+    sampling: dict | None = None
+
+
+@dataclass(frozen=True)
+class OpenTurn:
+    """The turn replies go to: the open turn of conversation `conversation_id`, or, when it has none, a new turn
+    asking `user`; with no conversation, a new one from the queued prompt `prompt_id`, else from `template` and
+    `user`."""
+    conversation_id: int | None = None
+    user: str | None = None
+    template: str = CUSTOM
+    prompt_id: int | None = None
+
+
+@dataclass(frozen=True)
 class RankingResult:
     ranking_id: int
     example_ids: list[int]    # the pairs this ranking stands behind now
     duplicate_ids: list[int]  # pairs that already existed elsewhere (stored once, under their first provenance)
     identical: int            # pairs skipped because both candidates have the same text (whitespace aside)
+    edit_ids: list[int] = field(default_factory=list)  # the edited > original pairs, new or already stored
+    conversation_id: int | None = None
+    turn: int | None = None
 
 
 # --------------------------------------------------------------------------------------------------- helpers
@@ -382,12 +418,6 @@ def _insert_example(db, row) -> tuple[int, bool]:
     if found:
         return found["id"], True
     return _one(db, "SELECT id FROM examples WHERE content_hash = ?", [row["content_hash"]])["id"], False
-
-
-def _pair_seed(context, accepted, rejected) -> dict:
-    """The seed example preferring reply `accepted` over `rejected` after a conversation's context."""
-    template, users, replies = context
-    return {"Template": [template], "User": users, "Accepted": replies + [accepted], "Rejected": replies + [rejected]}
 
 
 class BulkInsert:
@@ -615,7 +645,7 @@ class Store:
         return map(json.loads, self._export_texts(filters))
 
     def export_lines(self, filters=None) -> Iterator[bytes]:
-        """export_examples already encoded (trainer.seed.encode_example), as stored: an export copies bytes."""
+        """export_examples already encoded (trainer.interchange.encode_example), as stored: an export copies bytes."""
         return (text.encode() for text in self._export_texts(filters))
 
     def _export_texts(self, filters):
@@ -625,36 +655,101 @@ class Store:
                 yield text
 
     # -- annotation: conversations, candidates, rankings ---------------------------------------------------------
+    # Each public method is one user action in one transaction: a failure part way stores nothing, so trying again
+    # never leaves orphan candidates or stores one twice.
 
-    def start_conversation(self, *, annotator="", template="CUSTOM", user=None, prompt_id=None,
+    def start_conversation(self, *, annotator="", template=CUSTOM, user=None, prompt_id=None,
                            source="annotate") -> int:
         """A new draft conversation; from a queued prompt (its template and text become turn 0) or from
         `template` and an optional first `user` message."""
         with self._unit(write=True) as db:
-            if prompt_id is not None:
-                prompt = self._require(db, "prompts", prompt_id)
-                template, user = prompt["template"], prompt["text"]
-                db.execute(f"UPDATE prompts SET status = 'assigned', assigned_to = ?, assigned_at = {NOW} "
-                           "WHERE id = ? AND status != 'done'", [annotator, prompt_id])
-            if not isinstance(template, str) or not template.strip():
-                raise StoreError("a conversation needs a template (a system prompt or \"CUSTOM\")")
-            conversation_id = db["conversations"].insert(
-                {"template": template, "annotator": annotator, "source": source, "prompt_id": prompt_id}).last_pk
-            if user is not None:
-                self._insert_turn(db, conversation_id, 0, user)
-            return conversation_id
+            return self._start(db, annotator, template, user, prompt_id, source)
 
     def add_turn(self, conversation_id, user) -> int:
         """Append a user message; the previous turn must have its accepted reply. Returns the turn index."""
         with self._unit(write=True) as db:
             self._require(db, "conversations", conversation_id)
-            last = _one(db, "SELECT idx, reply_id FROM turns WHERE conversation_id = ? ORDER BY idx DESC LIMIT 1",
-                        [conversation_id])
-            if last and last["reply_id"] is None:
-                raise StoreError(f"turn {last['idx']} has no accepted reply yet: rank its candidates first")
-            idx = 0 if last is None else last["idx"] + 1
-            self._insert_turn(db, conversation_id, idx, user)
-            return idx
+            return self._append_turn(db, conversation_id, user)
+
+    def add_candidate(self, conversation_id, turn, text, *, origin="model", checkpoint=None, sampling=None,
+                      edited_from=None, annotator="") -> int:
+        """A candidate reply for a turn: sampled from a checkpoint (origin "model", with its sampling
+        parameters), written by a person (origin "human"), or a person's edit of another candidate."""
+        with self._unit(write=True) as db:
+            self._require_turn(db, conversation_id, turn)
+            return self._insert_candidate(db, conversation_id, turn, Reply(text, origin, checkpoint, sampling),
+                                          annotator, edited_from)
+
+    def add_candidates(self, at: OpenTurn, replies: list[Reply], *, annotator="") -> tuple[int, int, list[int]]:
+        """Candidates for the turn `at` names, opening it first if needed: (conversation id, turn, their ids)."""
+        with self._unit(write=True) as db:
+            conversation_id, turn = self._open(db, at, annotator)
+            return conversation_id, turn, [self._insert_candidate(db, conversation_id, turn, reply, annotator)
+                                           for reply in replies]
+
+    def save_written(self, at: OpenTurn, accepted: Reply, rejected: Reply | None = None, *, annotator="",
+                     finish=False) -> RankingResult:
+        """A turn an annotator wrote: the accepted reply (the conversation continues with it) over the rejected
+        one, if any, opening the turn first if needed; with `finish`, the conversation is done."""
+        with self._unit(write=True) as db:
+            conversation_id, turn = self._open(db, at, annotator)
+            tiers = [[self._insert_candidate(db, conversation_id, turn, reply, annotator)]
+                     for reply in (accepted, rejected) if reply is not None]
+            return self._rank(db, conversation_id, turn, tiers, annotator=annotator, finish=finish)
+
+    def save_ranking(self, conversation_id, turn, tiers, *, annotator="", strategy="best-vs-rest",
+                     acceptable=None, reply_id=None, edits=None, finish=False) -> RankingResult:
+        """Record a ranking of a turn's candidates and store the pairs it yields (studio.pairing.ranking_pairs).
+
+        `tiers` lists candidate ids best first, a tier being a tie. `edits` maps a ranked candidate to the text an
+        annotator edited it into: the edit becomes a candidate of its own (edited from the candidate's original)
+        and takes its place. Every ranked edit also yields an edited > original pair. The conversation continues
+        with `reply_id`, by default the first candidate of the best tier (none when nothing is acceptable); with
+        `finish`, it is done. A new ranking by the same annotator replaces the old one: its pairs are
+        soft-deleted, those the new ranking yields again come back.
+        """
+        pairing.check_ranking(tiers, acceptable)
+        with self._unit(write=True) as db:
+            self._require(db, "conversations", conversation_id)
+            self._require_turn(db, conversation_id, turn)
+            if edits:
+                tiers = self._insert_edits(db, conversation_id, turn, tiers, edits, annotator)
+            return self._rank(db, conversation_id, turn, tiers, annotator=annotator, strategy=strategy,
+                              acceptable=acceptable, reply_id=reply_id, finish=finish)
+
+    def _start(self, db, annotator, template, user, prompt_id, source="annotate") -> int:
+        if prompt_id is not None:
+            prompt = self._require(db, "prompts", prompt_id)
+            template, user = prompt["template"], prompt["text"]
+            db.execute(f"UPDATE prompts SET status = 'assigned', assigned_to = ?, assigned_at = {NOW} "
+                       "WHERE id = ? AND status != 'done'", [annotator, prompt_id])
+        if not isinstance(template, str) or not template.strip():
+            raise StoreError("a conversation needs a template (a system prompt or \"CUSTOM\")")
+        conversation_id = db["conversations"].insert(
+            {"template": template, "annotator": annotator, "source": source, "prompt_id": prompt_id}).last_pk
+        if user is not None:
+            self._insert_turn(db, conversation_id, 0, user)
+        return conversation_id
+
+    def _append_turn(self, db, conversation_id, user) -> int:
+        last = _one(db, "SELECT idx, reply_id FROM turns WHERE conversation_id = ? ORDER BY idx DESC LIMIT 1",
+                    [conversation_id])
+        if last and last["reply_id"] is None:
+            raise StoreError(f"turn {last['idx']} has no accepted reply yet: rank its candidates first")
+        idx = 0 if last is None else last["idx"] + 1
+        self._insert_turn(db, conversation_id, idx, user)
+        return idx
+
+    def _open(self, db, at: OpenTurn, annotator) -> tuple[int, int]:
+        """(conversation id, turn) of the turn `at` names, starting the conversation or adding the turn if needed."""
+        if at.conversation_id is None:
+            return self._start(db, annotator, at.template, at.user, at.prompt_id), 0
+        self._require(db, "conversations", at.conversation_id)
+        last = _one(db, "SELECT idx, reply_id FROM turns WHERE conversation_id = ? ORDER BY idx DESC LIMIT 1",
+                    [at.conversation_id])
+        if last and last["reply_id"] is None:
+            return at.conversation_id, last["idx"]
+        return at.conversation_id, self._append_turn(db, at.conversation_id, at.user)
 
     def _insert_turn(self, db, conversation_id, idx, user):
         if not isinstance(user, str) or not user.strip():
@@ -662,62 +757,61 @@ class Store:
         db["turns"].insert({"conversation_id": conversation_id, "idx": idx, "user": user})
         self._touch(db, conversation_id)
 
-    def add_candidate(self, conversation_id, turn, text, *, origin="model", checkpoint=None, sampling=None,
-                      edited_from=None, annotator="") -> int:
-        """A candidate reply for a turn: sampled from a checkpoint (origin "model", with its sampling
-        parameters), written by a person (origin "human"), or a person's edit of another candidate."""
-        if origin not in ORIGINS:
-            raise StoreError(f"unknown origin {origin!r} (expected one of {', '.join(ORIGINS)})")
-        if not isinstance(text, str) or not text.strip():
+    def _insert_candidate(self, db, conversation_id, turn, reply: Reply, annotator, edited_from=None) -> int:
+        if reply.origin not in ORIGINS:
+            raise StoreError(f"unknown origin {reply.origin!r} (expected one of {', '.join(ORIGINS)})")
+        if not isinstance(reply.text, str) or not reply.text.strip():
             raise StoreError("a candidate must be non-empty text")
-        with self._unit(write=True) as db:
-            self._require_turn(db, conversation_id, turn)
-            if edited_from is not None and edited_from not in self._candidate_texts(db, conversation_id, turn):
-                raise StoreError(f"candidate {edited_from} is not a candidate of turn {turn}")
-            candidate_id = db["candidates"].insert({
-                "conversation_id": conversation_id, "turn": turn, "text": text, "origin": origin,
-                "checkpoint": checkpoint, "sampling": None if sampling is None else json.dumps(sampling),
-                "edited_from": edited_from, "annotator": annotator}).last_pk
-            self._touch(db, conversation_id)
-            return candidate_id
+        if edited_from is not None and edited_from not in self._candidate_texts(db, conversation_id, turn):
+            raise StoreError(f"candidate {edited_from} is not a candidate of turn {turn}")
+        candidate_id = db["candidates"].insert({
+            "conversation_id": conversation_id, "turn": turn, "text": reply.text, "origin": reply.origin,
+            "checkpoint": reply.checkpoint, "sampling": None if reply.sampling is None else json.dumps(reply.sampling),
+            "edited_from": edited_from, "annotator": annotator}).last_pk
+        self._touch(db, conversation_id)
+        return candidate_id
 
-    def save_ranking(self, conversation_id, turn, tiers, *, annotator="", strategy="best-vs-rest",
-                     acceptable=None, reply_id=None) -> RankingResult:
-        """Record a ranking of a turn's candidates and store the pairs it yields (see studio.pairing).
+    def _insert_edits(self, db, conversation_id, turn, tiers, edits, annotator) -> list[list[int]]:
+        """The tiers with each edited candidate replaced by its edit, a new candidate edited from its original."""
+        origins = self._origins(db, conversation_id, turn)
+        unknown = [c for c in edits if c not in origins]
+        if unknown:
+            raise StoreError(f"not candidates of turn {turn}: {unknown}")
+        made = {c: self._insert_candidate(db, conversation_id, turn, Reply(text), annotator,
+                                          edited_from=origins[c] or c) for c, text in edits.items()}
+        return [[made.get(c, c) for c in tier] for tier in tiers]
 
-        `tiers` lists candidate ids best first, a tier being a tie. The conversation continues with `reply_id`,
-        by default the first candidate of the best tier (none when nothing is acceptable). A new ranking by the
-        same annotator replaces the old one: its pairs are soft-deleted, those the new ranking yields again
-        come back.
-        """
-        pairs = pairing.derive_pairs(tiers, strategy, acceptable)
-        with self._unit(write=True) as db:
-            conversation = self._require(db, "conversations", conversation_id)
-            self._require_turn(db, conversation_id, turn)
-            texts = self._candidate_texts(db, conversation_id, turn)
-            unknown = [c for tier in tiers for c in tier if c not in texts]
-            if unknown:
-                raise StoreError(f"not candidates of turn {turn}: {unknown}")
-            if reply_id is None and acceptable != 0:
-                reply_id = tiers[0][0]
-            self._set_reply(db, conversation_id, turn, reply_id, texts)
-            self._supersede(db, conversation_id, turn, annotator)
-            ranking_id = db["rankings"].insert({
-                "conversation_id": conversation_id, "turn": turn, "annotator": annotator,
-                "tiers": json.dumps(tiers), "acceptable": acceptable, "strategy": strategy}).last_pk
-            context = self._context(db, conversation, turn)
-            saved, duplicates, identical = [], [], 0
-            for accepted, rejected in pairs:
-                if same_reply(texts[accepted], texts[rejected]):
-                    identical += 1
-                    continue
-                example_id, stored = _insert_example(db, example_row(
-                    _pair_seed(context, texts[accepted], texts[rejected]), status=conversation["status"],
-                    annotator=annotator, source=conversation["source"], conversation_id=conversation_id,
-                    ranking_id=ranking_id, accepted_id=accepted, rejected_id=rejected))
+    def _rank(self, db, conversation_id, turn, tiers, *, annotator, strategy="best-vs-rest", acceptable=None,
+              reply_id=None, finish=False) -> RankingResult:
+        conversation = self._require(db, "conversations", conversation_id)
+        texts = self._candidate_texts(db, conversation_id, turn)
+        unknown = [c for tier in tiers for c in tier if c not in texts]
+        if unknown:
+            raise StoreError(f"not candidates of turn {turn}: {unknown}")
+        if reply_id is None and acceptable != 0:
+            reply_id = tiers[0][0]
+        self._set_reply(db, conversation_id, turn, reply_id, texts)
+        self._supersede(db, conversation_id, turn, annotator)
+        ranking_id = db["rankings"].insert({
+            "conversation_id": conversation_id, "turn": turn, "annotator": annotator,
+            "tiers": json.dumps(tiers), "acceptable": acceptable, "strategy": strategy}).last_pk
+        originals = {c: o for c, o in self._origins(db, conversation_id, turn).items() if o is not None}
+        pairs, identical = pairing.ranking_pairs(self._context(db, conversation, turn), texts, tiers, strategy,
+                                                 acceptable, originals)
+        saved, duplicates, edits = [], [], []
+        for pair in pairs:
+            example_id, stored = _insert_example(db, example_row(
+                pair.example, status=conversation["status"], annotator=annotator, source=conversation["source"],
+                conversation_id=conversation_id, ranking_id=None if pair.edit else ranking_id,
+                accepted_id=pair.accepted, rejected_id=pair.rejected))
+            if pair.edit:
+                edits.append(example_id)
+            else:
                 (saved if stored else duplicates).append(example_id)
-            self._touch(db, conversation_id)
-            return RankingResult(ranking_id, saved, duplicates, identical)
+        self._touch(db, conversation_id)
+        if finish:
+            self._set_status(db, conversation, "done")
+        return RankingResult(ranking_id, saved, duplicates, identical, edits, conversation_id, turn)
 
     def _set_reply(self, db, conversation_id, turn, reply_id, texts):
         if reply_id is not None and reply_id not in texts:
@@ -737,16 +831,15 @@ class Store:
         db.execute(f"UPDATE examples SET deleted_at = {NOW}, updated_at = {NOW} "
                    f"WHERE deleted_at IS NULL AND ranking_id IN ({', '.join('?' * len(old))})", old)
 
-    def _context(self, db, conversation, turn) -> tuple[str, list, list]:
-        """What every pair at an existing `turn` shares: (template, the user messages up to and including it,
-        the accepted replies before it)."""
+    def _context(self, db, conversation, turn) -> Conversation:
+        """The conversation up to an existing `turn`, open there: every pair at that turn shares it."""
         rows = list(_rows(db, """SELECT t.idx, t.user, c.text FROM turns t LEFT JOIN candidates c ON c.id = t.reply_id
                                  WHERE t.conversation_id = ? AND t.idx <= ? ORDER BY t.idx""",
                           [conversation["id"], turn]))
         missing = [r["idx"] for r in rows[:-1] if r["text"] is None]
         if missing:
             raise StoreError(f"turn {missing[0]} has no accepted reply, so later turns have no context")
-        return conversation["template"], [r["user"] for r in rows], [r["text"] for r in rows[:-1]]
+        return Conversation(conversation["template"], [r["user"] for r in rows], [r["text"] for r in rows[:-1]])
 
     def set_conversation_status(self, conversation_id, status):
         """draft/done/skipped/discarded. Its examples follow (only done ones are exported by default); its
@@ -754,23 +847,25 @@ class Store:
         same annotator."""
         _check_status(status)
         with self._unit(write=True) as db:
-            conversation = self._require(db, "conversations", conversation_id)
-            db.execute(f"UPDATE conversations SET status = ?, updated_at = {NOW} WHERE id = ?",
-                       [status, conversation_id])
-            db.execute(f"UPDATE examples SET status = ?, updated_at = {NOW} WHERE conversation_id = ?",
-                       [status, conversation_id])
-            prompt_id, annotator = conversation["prompt_id"], conversation["annotator"]
-            if prompt_id is None:
-                return
-            if status == "skipped":
-                db.execute("INSERT OR IGNORE INTO prompt_skips (prompt_id, annotator) VALUES (?, ?)",
-                           [prompt_id, annotator])
-            queue_state = {"done": ("done", annotator), "draft": ("assigned", annotator)}.get(status,
-                                                                                            ("pending", None))
-            db.execute(f"UPDATE prompts SET status = ?, assigned_to = ?, assigned_at = {NOW} WHERE id = ?",
-                       [*queue_state, prompt_id])
+            self._set_status(db, self._require(db, "conversations", conversation_id), status)
 
-    def get_conversation(self, conversation_id) -> Conversation | None:
+    @staticmethod
+    def _set_status(db, conversation, status):
+        db.execute(f"UPDATE conversations SET status = ?, updated_at = {NOW} WHERE id = ?",
+                   [status, conversation["id"]])
+        db.execute(f"UPDATE examples SET status = ?, updated_at = {NOW} WHERE conversation_id = ?",
+                   [status, conversation["id"]])
+        prompt_id, annotator = conversation["prompt_id"], conversation["annotator"]
+        if prompt_id is None:
+            return
+        if status == "skipped":
+            db.execute("INSERT OR IGNORE INTO prompt_skips (prompt_id, annotator) VALUES (?, ?)",
+                       [prompt_id, annotator])
+        queue_state = {"done": ("done", annotator), "draft": ("assigned", annotator)}.get(status, ("pending", None))
+        db.execute(f"UPDATE prompts SET status = ?, assigned_to = ?, assigned_at = {NOW} WHERE id = ?",
+                   [*queue_state, prompt_id])
+
+    def get_conversation(self, conversation_id) -> ConversationRecord | None:
         with self._unit() as db:
             row = _one(db, "SELECT * FROM conversations WHERE id = ?", [conversation_id])
             if row is None:
@@ -787,7 +882,7 @@ class Store:
                           [r for r in rankings if r.turn == t["idx"]])
                      for t in _rows(db, "SELECT * FROM turns WHERE conversation_id = ? ORDER BY idx",
                                     [conversation_id])]
-            return Conversation(row["id"], row["template"], row["status"], row["annotator"], row["source"],
+            return ConversationRecord(row["id"], row["template"], row["status"], row["annotator"], row["source"],
                                 row["prompt_id"], row["created_at"], row["updated_at"], turns)
 
     def list_conversations(self, *, annotator=None, status=None, limit=100) -> list[dict]:
@@ -934,25 +1029,11 @@ class Store:
                                [conversation_id, turn]).fetchall())
 
     @staticmethod
+    def _origins(db, conversation_id, turn) -> dict:
+        """{candidate id: the candidate it was edited from, or None} for a turn's candidates."""
+        return dict(db.execute("SELECT id, edited_from FROM candidates WHERE conversation_id = ? AND turn = ?",
+                               [conversation_id, turn]).fetchall())
+
+    @staticmethod
     def _touch(db, conversation_id):
         db.execute(f"UPDATE conversations SET updated_at = {NOW} WHERE id = ?", [conversation_id])
-
-    # -- edits as preferences ------------------------------------------------------------------------------------
-
-    def save_edit(self, conversation_id, turn, edited_id, *, annotator="") -> int | None:
-        """Record that a person's edit is better than the candidate it was edited from: one example in the turn's
-        context with the edit accepted and the original rejected. Returns its id; None when that pair exists."""
-        with self._unit(write=True) as db:
-            conversation = self._require(db, "conversations", conversation_id)
-            self._require_turn(db, conversation_id, turn)
-            edited = _one(db, "SELECT text, edited_from FROM candidates WHERE id = ? AND conversation_id = ? "
-                              "AND turn = ?", [edited_id, conversation_id, turn])
-            if edited is None or edited["edited_from"] is None:
-                raise StoreError(f"candidate {edited_id} is not an edit of a candidate of turn {turn}")
-            original = self._candidate_texts(db, conversation_id, turn)[edited["edited_from"]]
-            example_id, stored = _insert_example(db, example_row(
-                _pair_seed(self._context(db, conversation, turn), edited["text"], original),
-                status=conversation["status"], annotator=annotator, source=conversation["source"],
-                conversation_id=conversation_id, accepted_id=edited_id, rejected_id=edited["edited_from"]))
-            self._touch(db, conversation_id)
-            return example_id if stored else None

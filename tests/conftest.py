@@ -39,4 +39,5 @@ def tiny_checkpoint(tiny_tokenizer, tmp_path_factory):
     """A 2-layer, 32-dim model with random weights, saved as a real checkpoint directory."""
     torch.manual_seed(0)
     model = Transformer(tiny_config(tiny_tokenizer.vocab_size))
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", model, MarkerChat(tiny_tokenizer), {"note": "test"})
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", model, MarkerChat(tiny_tokenizer),
+                           {"note": "test"})

@@ -1,5 +1,5 @@
-"""Dependencies point down: the trainer never imports the studio, Gradio or sqlite-utils; rundir.py and config.py,
-which the studio imports, load the standard library only."""
+"""Dependencies point down: the trainer never imports the studio, Gradio or sqlite-utils; the trainer modules the
+studio imports for its contracts (run directory, settings, seed format) load the standard library only."""
 import ast
 import json
 import os
@@ -7,6 +7,8 @@ import pkgutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import trainer
 
@@ -52,13 +54,10 @@ def test_no_trainer_source_file_imports_them_even_lazily():
         assert not imported_roots(path) & set(FORBIDDEN), path.name
 
 
-def test_rundir_uses_the_standard_library_only():
-    """The studio imports trainer.rundir; it must not drag torch (or anything else) along."""
-    roots = imported_roots(TRAINER_DIR / "rundir.py") - {"__future__"}
-    assert roots <= set(sys.stdlib_module_names), roots - set(sys.stdlib_module_names)
-
-
-def test_config_loads_the_standard_library_only():
-    """The studio checks its settings with trainer.config; importing it must not drag torch along."""
-    roots = {name.split(".")[0] for name in modules_loaded_by(["trainer.config"])} - {"trainer"}
+@pytest.mark.parametrize("module", ["trainer.rundir", "trainer.config", "trainer.atomic", "trainer.interchange",
+                                    "trainer.conversation"])
+def test_what_the_studio_imports_of_the_trainer_loads_the_standard_library_only(module):
+    """The studio imports the run-directory contract, the settings, the seed format (and what they use) in its own
+    process; importing them must not drag torch (or anything else) along."""
+    roots = {name.split(".")[0] for name in modules_loaded_by([module])} - {"trainer"}
     assert roots <= set(sys.stdlib_module_names), roots - set(sys.stdlib_module_names)

@@ -13,7 +13,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from studio.store import ExampleFilter, Store
 from studio_server import running_studio
-from trainer.seed import load_seed_file
+from trainer.interchange import load_seed_file
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",

@@ -38,7 +38,8 @@ def test_sample_command_prints_the_reply_and_exits():
 def test_default_model_answers_everyday_prompts_on_topic():
     """The issue's quality bar, as sampled in the model card: on-topic replies, not loops or fragments."""
     chat = ChatModel.load(DEFAULT_MODEL_DIR, device="cpu")
-    topics = {"Hi, how are you?": ("well", "good", "great", "fine"), "What do you like to do on weekends?": ("weekend",)}
+    topics = {"Hi, how are you?": ("well", "good", "great", "fine"),
+              "What do you like to do on weekends?": ("weekend",)}
     for prompt, words in topics.items():
         replies = chat.candidates("CUSTOM", [prompt], [], SamplingParams(seed=0, max_new_tokens=60), n=4)
         on_topic = [r for r in replies if any(w in r.lower() for w in words) and r.rstrip().endswith((".", "!", "?"))]

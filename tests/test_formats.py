@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from studio import formats
 from studio.formats import ImportOptions, export_file, from_trl, import_file, to_trl
 from studio.store import ExampleFilter, Store
-from trainer.seed import SeedError, same_reply
+from trainer.interchange import SeedError, same_reply
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

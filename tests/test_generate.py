@@ -34,7 +34,10 @@ def test_batched_generation_matches_one_prompt_at_a_time(tiny_checkpoint):
 def test_sampling_is_deterministic_per_seed(tiny_checkpoint):
     model, chat, _ = load_checkpoint(tiny_checkpoint)
     tok = chat.tok
-    run = lambda seed: generate(model, prompts(tok), SamplingParams(seed=seed, max_new_tokens=15), (tok.eoa,), tok.pad)
+
+    def run(seed):
+        return generate(model, prompts(tok), SamplingParams(seed=seed, max_new_tokens=15), (tok.eoa,), tok.pad)
+
     assert run(1) == run(1)
     assert run(1) != run(2)
 
@@ -59,7 +62,8 @@ def test_output_ends_before_the_first_of_any_stop_token():
 
 def test_top_k_and_top_p_keep_only_the_head_of_the_distribution():
     logits = torch.tensor([[4.0, 3.0, 2.0, 1.0, 0.0]])
-    assert torch.isfinite(filter_top_k_top_p(logits, top_k=2, top_p=1.0)).tolist() == [[True, True, False, False, False]]
+    kept = torch.isfinite(filter_top_k_top_p(logits, top_k=2, top_p=1.0))
+    assert kept.tolist() == [[True, True, False, False, False]]
     probs = logits.softmax(-1)[0]
     kept = torch.isfinite(filter_top_k_top_p(logits, top_k=0, top_p=float(probs[0]) + 1e-3))
     assert kept.tolist() == [[True, True, False, False, False]]

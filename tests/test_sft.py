@@ -49,7 +49,10 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(corpus, tmp_pat
     a = load_checkpoint(tmp_path / "straight" / "last")[0].state_dict()
     b = load_checkpoint(tmp_path / "parts" / "last")[0].state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
-    losses = lambda run: [m["loss"] for m in metrics(run) if "loss" in m]
+
+    def losses(run):
+        return [m["loss"] for m in metrics(run) if "loss" in m]
+
     assert losses(tmp_path / "parts") == losses(tmp_path / "straight")
 
 

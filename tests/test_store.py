@@ -8,7 +8,7 @@ import pytest
 
 from studio.store import (MIGRATIONS, DuplicateExample, ExampleFilter, Store, StoreError, content_hash,
                           example_row, timestamp)
-from trainer.seed import SeedError
+from trainer.interchange import SeedError
 
 
 def ex(user="Hi", accepted="Hello!", rejected="Go away.", template="CUSTOM"):

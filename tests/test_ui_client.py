@@ -5,9 +5,10 @@ import pytest
 from gradio_client import Client
 
 from studio.store import ExampleFilter, Store
-from studio.ui.annotate import FORM, VIEW, new_draft
+from studio.ui.annotate import VIEW
+from studio.ui.composer import FORM, new_draft
 from studio_server import running_studio
-from trainer.seed import load_seed_file
+from trainer.interchange import load_seed_file
 
 USERS = [("alice", "pw-a"), ("bob", "pw-b")]
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")  # pandas 3 vs gradio

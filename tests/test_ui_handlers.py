@@ -9,9 +9,11 @@ import pytest
 from studio import models
 from studio.formats import export_file, import_file
 from studio.store import ExampleFilter, Store
-from studio.ui import annotate, chatfmt, data
-from studio.ui.annotate import RANKS, TEXTS, Refused, new_draft
-from trainer.seed import load_seed_file
+from studio.ui import annotate, chatfmt, common, composer, data
+from studio.ui.common import Refused
+from studio.ui.composer import RANKS, TEXTS, new_draft
+from trainer.conversation import Conversation
+from trainer.interchange import load_seed_file
 from trainer.spec import smollm2_file
 
 XSS = '<img src=x onerror="alert(1)"> <script>alert(2)</script>'
@@ -41,7 +43,7 @@ def write(draft, user, accepted, rejected=""):
 
 def sampled(store, sampling, user="Hi there.", annotator="ann"):
     draft = new_draft(user=user)
-    annotate.sample(store, annotator, draft, sampling)
+    composer.sample(store, annotator, draft, sampling)
     return draft
 
 
@@ -54,10 +56,10 @@ def ranked(draft, *ranks):
 
 def test_a_two_turn_written_example_is_saved_exactly_as_previewed(store):
     draft = write(new_draft(), "How do I reset my password?", "Use the reset link on the sign-in page.")
-    assert "Turn 1 kept as context" in annotate.continue_written(store, "ann", draft)
+    assert "Turn 1 kept as context" in composer.continue_written(store, "ann", draft)
     write(draft, "I lost access to my email too.", "Contact support with proof of identity.", "Too bad.")
-    preview = annotate.previews(annotate.thread(store, "ann", draft), draft)["write_preview"]
-    assert "1 pair stored" in annotate.save_written(store, "ann", draft)
+    preview = composer.previews(composer.thread(store, "ann", draft), draft)["write_preview"]
+    assert "1 pair stored" in composer.save_written(store, "ann", draft)
     assert exported(store).decode() == preview  # the preview is the export, byte for byte
     assert list(store.export_examples()) == [{
         "Template": ["CUSTOM"], "User": ["How do I reset my password?", "I lost access to my email too."],
@@ -69,9 +71,9 @@ def test_a_two_turn_written_example_is_saved_exactly_as_previewed(store):
 
 
 def test_a_rejected_reply_on_an_earlier_turn_is_stored_as_a_pair_of_its_own(store):
-    draft = write(new_draft(template_choice=annotate.CUSTOM_TEXT, template_text="Be brief."), "u0", "a0", "r0")
-    annotate.continue_written(store, "ann", draft)
-    annotate.save_written(store, "ann", write(draft, "u1", "a1", "r1"))
+    draft = write(new_draft(template_choice=composer.CUSTOM_TEXT, template_text="Be brief."), "u0", "a0", "r0")
+    composer.continue_written(store, "ann", draft)
+    composer.save_written(store, "ann", write(draft, "u1", "a1", "r1"))
     assert list(store.export_examples()) == [
         {"Template": ["Be brief."], "User": ["u0"], "Accepted": ["a0"], "Rejected": ["r0"]},
         {"Template": ["Be brief."], "User": ["u0", "u1"], "Accepted": ["a0", "a1"], "Rejected": ["a0", "r1"]}]
@@ -88,43 +90,44 @@ def test_a_rejected_reply_on_an_earlier_turn_is_stored_as_a_pair_of_its_own(stor
 def test_invalid_examples_are_refused_inline_and_nothing_is_stored(store, fields, problem):
     draft = write(new_draft(), *fields)
     with pytest.raises(Refused, match=problem):
-        annotate.save_written(store, "ann", draft)
-    assert problem in annotate.previews(annotate.thread(store, "ann", draft), draft)["write_preview"]
+        composer.save_written(store, "ann", draft)
+    assert problem in composer.previews(composer.thread(store, "ann", draft), draft)["write_preview"]
     assert store.list_conversations() == [] and store.count_examples() == 0
     assert draft["user"] == fields[0]  # the annotator's text stays in the form
 
 
 def test_several_problems_read_as_separate_sentences(store):
     with pytest.raises(Refused) as info:
-        annotate.save_written(store, "ann", write(new_draft(), " ", "", "r"))
+        composer.save_written(store, "ann", write(new_draft(), " ", "", "r"))
     assert str(info.value) == ("User message: is empty or whitespace-only. "
                                "Accepted reply: is empty or whitespace-only.")
 
 
 def test_continue_needs_no_rejected_reply_but_refuses_an_identical_one(store):
     with pytest.raises(Refused, match="identical"):
-        annotate.continue_written(store, "ann", write(new_draft(), "u", "a", "a"))
+        composer.continue_written(store, "ann", write(new_draft(), "u", "a", "a"))
     draft = write(new_draft(), "u", "a")
-    assert "0 pairs stored" in annotate.continue_written(store, "ann", draft)
-    assert annotate.thread(store, "ann", draft).replies == ["a"]
+    assert "0 pairs stored" in composer.continue_written(store, "ann", draft)
+    th = composer.thread(store, "ann", draft)
+    assert composer.current(th, draft) == Conversation("CUSTOM", ["u", ""], ["a"])  # the next turn is open
 
 
 def test_work_is_attributed_to_a_named_annotator(store):
     with pytest.raises(Refused, match="Type your name"):
-        annotate.save_written(store, "", write(new_draft(), "u", "a", "r"))
+        composer.save_written(store, "", write(new_draft(), "u", "a", "r"))
     with pytest.raises(Refused, match="limit is 80"):
-        annotate.save_written(store, "x" * 81, write(new_draft(), "u", "a", "r"))
-    assert annotate.who("  bob ", None) == "bob"
-    assert annotate.who("bob", type("Request", (), {"username": "alice"})()) == "alice"  # a login wins
+        composer.save_written(store, "x" * 81, write(new_draft(), "u", "a", "r"))
+    assert common.who("  bob ", None) == "bob"
+    assert common.who("bob", type("Request", (), {"username": "alice"})()) == "alice"  # a login wins
 
 
 def test_a_model_draft_kept_unchanged_is_recorded_as_the_models(store, sampling):
     draft = write(new_draft(), "Hello!", "", "")
     for which, seed in (("accepted", 1), ("rejected", 2)):
-        assert "drafted by the model" in annotate.model_reply(store, "ann", draft, which, {**sampling, "seed": seed})
+        assert "drafted by the model" in composer.model_reply(store, "ann", draft, which, {**sampling, "seed": seed})
     assert draft["accepted"].strip() and draft["rejected"].strip() and draft["accepted"] != draft["rejected"]
     draft["rejected"] += " (edited)"
-    annotate.save_written(store, "ann", draft)
+    composer.save_written(store, "ann", draft)
     [turn] = store.get_conversation(1).turns
     made, edited = turn.candidates
     assert (made.origin, made.checkpoint, made.sampling["seed"], made.sampling["max_new_tokens"]) == (
@@ -148,12 +151,12 @@ def test_sampling_commits_the_turn_and_fills_the_slots(store, sampling):
 
 def test_an_empty_seed_draws_a_new_one_for_every_request(store, sampling):
     values = {**sampling, "seed": ""}
-    assert len({annotate.sampling_params(values).seed for _ in range(5)}) > 1
-    assert annotate.sampling_params({**sampling, "seed": " 12 "}).seed == 12
+    assert len({common.sampling_params(values).seed for _ in range(5)}) > 1
+    assert common.sampling_params({**sampling, "seed": " 12 "}).seed == 12
     with pytest.raises(Refused, match="whole number"):
-        annotate.sampling_params({**sampling, "seed": "1.5"})
+        common.sampling_params({**sampling, "seed": "1.5"})
     draft = sampled(store, values)
-    annotate.sample(store, "ann", draft, values)
+    composer.sample(store, "ann", draft, values)
     assert len(draft["candidate_ids"]) == 6  # a second draw, not the first one again
 
 
@@ -162,14 +165,14 @@ def test_repeated_samples_become_one_candidate(store, sampling, monkeypatch):
         def candidates(self, template, users, replies, params, n):
             return ["Same reply.", "Same reply.", "Another one."][:n]
 
-    monkeypatch.setattr(annotate.models, "load", lambda path: Confident())
+    monkeypatch.setattr(composer.models, "load", lambda path: Confident())
     draft = sampled(store, sampling)
     assert [draft[TEXTS[i]] for i in range(len(draft["candidate_ids"]))] == ["Same reply.", "Another one."]
     with pytest.raises(Refused, match="already shown"):
-        annotate.sample(store, "ann", draft, sampling)
+        composer.sample(store, "ann", draft, sampling)
     assert len(draft["candidate_ids"]) == 2
-    assert annotate.new_replies(["a", " ", "b", "a"], shown=["b"]) == ["a"]
-    assert annotate.new_replies(["Same reply. ", "Same\nreply.", "b"], shown=["Same reply."]) == ["b"]
+    assert composer.new_replies(["a", " ", "b", "a"], shown=["b"]) == ["a"]
+    assert composer.new_replies(["Same reply. ", "Same\nreply.", "b"], shown=["Same reply."]) == ["b"]
 
 
 def test_an_edit_of_whitespace_only_is_no_edit_and_yields_no_pair(store, sampling, monkeypatch):
@@ -177,15 +180,15 @@ def test_an_edit_of_whitespace_only_is_no_edit_and_yields_no_pair(store, samplin
         def candidates(self, template, users, replies, params, n):
             return ["Same reply.", "Another one."]
 
-    monkeypatch.setattr(annotate.models, "load", lambda path: TwoReplies())
+    monkeypatch.setattr(composer.models, "load", lambda path: TwoReplies())
     draft = ranked(sampled(store, sampling), 1, 2)
     draft[TEXTS[1]] = "Same reply. "  # the second, ranked below the first, now reads like it
     draft[TEXTS[0]] = "Same reply.\n"
-    th = annotate.thread(store, "ann", draft)
-    assert annotate.edited_slots(th, draft) == [2]
-    shown = annotate.previews(th, draft)
+    th = composer.thread(store, "ann", draft)
+    assert composer.edited_slots(th, draft) == [2]
+    shown = composer.previews(th, draft)
     assert "yields **0** pairs (best-vs-rest) + **1** from your edits" in shown["pairs"]
-    assert "1 edit stored" in annotate.save_ranking(store, "ann", draft, done=True)
+    assert "1 edit stored" in composer.save_ranking(store, "ann", draft, done=True)
     assert exported(store).decode() == shown["rank_preview"]
     assert [(e["Accepted"][0], e["Rejected"][0]) for e in store.export_examples()] == [
         ("Same reply. ", "Another one.")]
@@ -196,9 +199,9 @@ def test_a_ranking_with_an_edit_stores_the_ranked_pairs_and_edited_over_original
     second, original, third = draft[TEXTS[0]], draft[TEXTS[1]], draft[TEXTS[2]]
     draft[TEXTS[1]] = "Green tea is mild and fresh."
     ranked(draft, 2, 1, 3)
-    shown = annotate.previews(annotate.thread(store, "ann", draft), draft)
+    shown = composer.previews(composer.thread(store, "ann", draft), draft)
     assert "yields **2** pairs (best-vs-rest) + **1** from your edits" in shown["pairs"]
-    message = annotate.save_ranking(store, "ann", draft, done=True)
+    message = composer.save_ranking(store, "ann", draft, done=True)
     assert "2 pairs stored" in message and "1 edit stored" in message
     assert exported(store).decode() == shown["rank_preview"]
     assert [(e["Accepted"][0], e["Rejected"][0]) for e in store.export_examples()] == [
@@ -213,12 +216,12 @@ def test_a_ranking_with_an_edit_stores_the_ranked_pairs_and_edited_over_original
 def test_the_best_candidate_continues_the_conversation(store, sampling):
     draft = ranked(sampled(store, sampling), 2, 1, 3)
     best = draft[TEXTS[1]]
-    assert "continues the conversation" in annotate.save_ranking(store, "ann", draft, done=False)
+    assert "continues the conversation" in composer.save_ranking(store, "ann", draft, done=False)
     draft["user"] = "And then?"
-    annotate.sample(store, "ann", draft, sampling)
-    th = annotate.thread(store, "ann", draft)
-    assert (th.users, th.replies, th.open_turn.user) == (["Hi there."], [best], "And then?")
-    annotate.save_ranking(store, "ann", ranked(draft, 1, 2, 2), done=True)
+    composer.sample(store, "ann", draft, sampling)
+    th = composer.thread(store, "ann", draft)
+    assert composer.current(th, draft) == Conversation("CUSTOM", ["Hi there.", "And then?"], [best])
+    composer.save_ranking(store, "ann", ranked(draft, 1, 2, 2), done=True)
     last = list(store.export_examples())[-1]
     assert last["User"] == ["Hi there.", "And then?"] and last["Accepted"][0] == last["Rejected"][0] == best
 
@@ -229,19 +232,20 @@ def test_the_best_candidate_continues_the_conversation(store, sampling):
 def test_the_pair_count_follows_ties_and_the_strategy(store, sampling, strategy, ranks, pairs):
     draft = ranked(sampled(store, sampling), *ranks)
     draft["strategy"] = strategy
-    ranked_pairs, edits = annotate.ranking_examples(annotate.thread(store, "ann", draft), draft)
-    assert (len(ranked_pairs), edits) == (pairs, [])
-    assert f"{pairs} pair" in annotate.save_ranking(store, "ann", draft, done=True)
+    derived, _ = composer.ranked_pairs(composer.thread(store, "ann", draft), draft)
+    assert ([p for p in derived if not p.edit], [p for p in derived if p.edit]) == (derived, [])
+    assert len(derived) == pairs
+    assert f"{pairs} pair" in composer.save_ranking(store, "ann", draft, done=True)
 
 
 def test_every_candidate_needs_a_rank_unless_none_is_acceptable(store, sampling):
     draft = ranked(sampled(store, sampling), 1, None, 2)
     with pytest.raises(Refused, match="missing: 2"):
-        annotate.save_ranking(store, "ann", draft, done=True)
+        composer.save_ranking(store, "ann", draft, done=True)
     draft["none_acceptable"] = True
     with pytest.raises(Refused, match="Nothing acceptable to continue with"):
-        annotate.save_ranking(store, "ann", draft, done=False)
-    assert "0 pairs stored" in annotate.save_ranking(store, "ann", draft, done=True)
+        composer.save_ranking(store, "ann", draft, done=False)
+    assert "0 pairs stored" in composer.save_ranking(store, "ann", draft, done=True)
     [ranking] = store.get_conversation(1).turns[0].rankings
     assert ranking.acceptable == 0 and store.count_examples() == 0
 
@@ -249,9 +253,9 @@ def test_every_candidate_needs_a_rank_unless_none_is_acceptable(store, sampling)
 def test_your_own_reply_joins_the_candidates(store, sampling):
     draft = sampled(store, sampling)
     draft["own"] = "A reply I wrote."
-    annotate.add_own(store, "ann", draft)
+    composer.add_own(store, "ann", draft)
     assert draft[TEXTS[3]] == "A reply I wrote." and draft["own"] == ""
-    annotate.save_ranking(store, "ann", ranked(draft, 2, 3, 4, 1), done=True)
+    composer.save_ranking(store, "ann", ranked(draft, 2, 3, 4, 1), done=True)
     assert [e["Accepted"][0] for e in store.export_examples()] == ["A reply I wrote."] * 3
 
 
@@ -259,10 +263,10 @@ def test_an_empty_or_oversized_candidate_is_refused(store, sampling):
     draft = ranked(sampled(store, sampling), 1, 2, 3)
     draft[TEXTS[0]] = "  "
     with pytest.raises(Refused, match="Candidate 1 is empty"):
-        annotate.save_ranking(store, "ann", draft, done=True)
+        composer.save_ranking(store, "ann", draft, done=True)
     draft[TEXTS[0]] = "x" * 20_001
     with pytest.raises(Refused, match="Candidate 1 is 20,001 characters"):
-        annotate.save_ranking(store, "ann", draft, done=True)
+        composer.save_ranking(store, "ann", draft, done=True)
     assert store.count_examples() == 0
 
 
@@ -275,15 +279,15 @@ def test_text_is_stored_as_a_text_box_holds_it(store, sampling, monkeypatch):
     draft = sampled(store, sampling)
     assert [draft[t] for t in TEXTS[:3]] == ["same start one\nline", "same start two", ""]
     draft[TEXTS[1]] += " (edited)"
-    assert "1 edit stored" in annotate.save_ranking(store, "ann", ranked(draft, 2, 1), done=True)
-    form = annotate.merge_form(None, [new_draft(user="a\x00b\r\nc\rd")[k] for k in annotate.FORM])
+    assert "1 edit stored" in composer.save_ranking(store, "ann", ranked(draft, 2, 1), done=True)
+    form = composer.merge_form(None, {k: new_draft(user="a\x00b\r\nc\rd")[k] for k in composer.FORM})
     assert form["user"] == "ab\nc\nd"
 
 
 def test_a_missing_model_commits_nothing(store, sampling, tmp_path):
     draft = new_draft(user="Hi")
     with pytest.raises(models.ModelUnavailable, match="no such file or directory"):
-        annotate.sample(store, "ann", draft, {**sampling, "model": str(tmp_path / "nothing")})
+        composer.sample(store, "ann", draft, {**sampling, "model": str(tmp_path / "nothing")})
     assert store.list_conversations() == []
 
 
@@ -292,10 +296,10 @@ def test_a_missing_model_commits_nothing(store, sampling, tmp_path):
 def test_prompts_are_read_from_text_and_json_lines(tmp_path):
     txt = tmp_path / "p.txt"
     txt.write_text("\ufeffFirst prompt\n\n  Second prompt  \r\n", encoding="utf-8")
-    assert annotate.read_prompts(txt) == ["First prompt", "Second prompt"]
+    assert composer.read_prompts(txt) == ["First prompt", "Second prompt"]
     jsonl = tmp_path / "p.jsonl"
     jsonl.write_text('"plain"\n{"text": "t", "template": "Be brief."}\n{"prompt": "p"}\n', encoding="utf-8")
-    assert annotate.read_prompts(jsonl) == ["plain", {"text": "t", "template": "Be brief."},
+    assert composer.read_prompts(jsonl) == ["plain", {"text": "t", "template": "Be brief."},
                                             {"text": "p", "template": "CUSTOM"}]
     for body, problem in (('"ok"\n{"text": 1}\n', "line 2: expected a string"), ("{oops\n", "line 1: not valid"),
                           ('{"text": "unfinished\n', r"line 1: not valid JSON \(Unterminated string starting at column "
@@ -303,40 +307,40 @@ def test_prompts_are_read_from_text_and_json_lines(tmp_path):
                           ('"' + "x" * 20_001 + '"\n', "line 1: the prompt is 20,001 characters")):
         jsonl.write_text(body, encoding="utf-8")
         with pytest.raises(Refused, match=problem):
-            annotate.read_prompts(jsonl)
+            composer.read_prompts(jsonl)
 
 
 def test_the_work_queue_serves_saves_skips_and_discards(store, tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("p1\np2\np3\n", encoding="utf-8")
-    assert "Queued 3 new prompts" in annotate.import_prompts(store, "", new_draft(), str(prompts))
-    assert "Queued 0 new prompts from prompts.txt (3 were already queued)." in annotate.import_prompts(
+    assert "Queued 3 new prompts" in composer.import_prompts(store, "", new_draft(), str(prompts))
+    assert "Queued 0 new prompts from prompts.txt (3 were already queued)." in composer.import_prompts(
         store, "", new_draft(), str(prompts))
     draft = new_draft()
-    annotate.next_prompt(store, "ann", draft)
+    composer.next_prompt(store, "ann", draft)
     assert draft["user"] == "p1" and annotate.view(store, "ann", draft)["user"]["interactive"] is False
-    message = annotate.save_written(store, "ann", write(draft, "p1", "a", "r"))
+    message = composer.save_written(store, "ann", write(draft, "p1", "a", "r"))
     assert "Prompt 2 from the queue" in message and draft["user"] == "p2"  # saving serves the next prompt
-    assert "Prompt 3" in annotate.skip(store, "ann", draft)
-    annotate.continue_written(store, "ann", write(draft, "p3", "a"))
+    assert "Prompt 3" in composer.skip(store, "ann", draft)
+    composer.continue_written(store, "ann", write(draft, "p3", "a"))
     with pytest.raises(Refused, match="Save, skip or discard"):
-        annotate.next_prompt(store, "ann", draft)
-    annotate.discard(store, "ann", draft)
+        composer.next_prompt(store, "ann", draft)
+    composer.discard(store, "ann", draft)
     assert store.list_conversations(status="discarded")[0]["first_user"] == "p3"
     other = new_draft()
-    annotate.next_prompt(store, "bob", other)
+    composer.next_prompt(store, "bob", other)
     assert other["user"] == "p2"  # ann skipped it; bob gets it
-    assert "**Queue** 1/3 prompts done, 1 waiting (1 with other annotators)" in annotate.progress_text(store, "ann")
-    assert "**You** 1 conversation saved, 1 pair, 0 in progress" in annotate.progress_text(store, "ann")
-    annotate.next_prompt(store, "cy", new_draft())  # p3, discarded by ann
-    assert "0 waiting (2 with other annotators)" in annotate.progress_text(store, "ann")
-    assert "The queue is empty for you (2 with other annotators)" in annotate.next_prompt(store, "ann", new_draft())
+    assert "**Queue** 1/3 prompts done, 1 waiting (1 with other annotators)" in composer.progress_text(store, "ann")
+    assert "**You** 1 conversation saved, 1 pair, 0 in progress" in composer.progress_text(store, "ann")
+    composer.next_prompt(store, "cy", new_draft())  # p3, discarded by ann
+    assert "0 waiting (2 with other annotators)" in composer.progress_text(store, "ann")
+    assert "The queue is empty for you (2 with other annotators)" in composer.next_prompt(store, "ann", new_draft())
 
 
 def test_an_edited_candidate_is_labelled_yours_as_it_is_typed(store, sampling):
     draft = sampled(store, sampling)
     draft[TEXTS[0]] = "my own words"
-    labels = annotate.slot_labels(annotate.thread(store, "ann", draft), draft)
+    labels = composer.slot_labels(composer.thread(store, "ann", draft), draft)
     assert labels[:4] == ["Candidate 1 · yours · edited", "Candidate 2 · model", "Candidate 3 · model", "Candidate 4"]
 
 
@@ -365,7 +369,7 @@ def test_work_in_progress_is_restored_from_the_browser_or_the_store(store, sampl
 
 def test_the_view_shows_annotator_text_literally(store):
     draft = write(new_draft(), XSS, "  indented\n    code", "r")
-    annotate.continue_written(store, "ann", draft)
+    composer.continue_written(store, "ann", draft)
     chat = annotate.view(store, "ann", draft)["chat"]
     assert chat[0]["content"] == [{"type": "text", "text": "&lt;img src=x onerror=\"alert(1)\"&gt; "
                                                            "&lt;script&gt;alert(2)&lt;/script&gt;"}]
@@ -415,7 +419,8 @@ def test_paging_stays_fast_at_100k_rows(store):
 def test_open_edit_delete_and_undo(store):
     fill(store, 2)
     shown = data.open_example(store, 1)
-    assert shown["accepted"] == chatfmt.to_chatbot(["question 0"], ["good 0"]) and shown["status"] == "done"
+    assert shown["accepted"] == chatfmt.to_chatbot(Conversation("CUSTOM", ["question 0"], ["good 0"]))
+    assert shown["status"] == "done"
     edited = json.loads(shown["json"]) | {"Rejected": ["worse 0"]}
     assert data.save_example(store, 1, json.dumps(edited), "draft") == "Example 1 saved."
     assert store.get_example(1).seed["Rejected"] == ["worse 0"] and store.get_example(1).status == "draft"

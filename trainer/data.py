@@ -78,7 +78,8 @@ def encode_examples(chat: Chat, examples: list[dict], max_len: int, max_response
     if not 0 < max_response_len < max_len:
         raise ValueError(f"need 0 < max_response_len ({max_response_len}) < max_len ({max_len})")
     pairs, kept = [], []
-    counts = {"examples": len(examples), "used": 0, "prompt_truncated": 0, "response_truncated": 0, "dropped_identical": 0}
+    counts = {"examples": len(examples), "used": 0, "prompt_truncated": 0, "response_truncated": 0,
+              "dropped_identical": 0}
     for example in examples:
         pair, prompt_cut, response_cut = encode_example(chat, example, max_len, max_response_len)
         counts["prompt_truncated"] += prompt_cut

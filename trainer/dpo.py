@@ -26,7 +26,8 @@ def sequence_logps(logits, labels, mask, average: bool = False):
 
 def dpo_loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta: float = 0.5,
              loss_type: str = "sigmoid", label_smoothing: float = 0.0):
-    """Per-pair losses and implicit rewards; every argument (B,) -> (losses, chosen_rewards, rejected_rewards), each (B,).
+    """Per-pair losses and implicit rewards; every argument (B,) -> (losses, chosen_rewards, rejected_rewards), each
+    (B,).
 
     sigmoid  −(1−ε)·log σ(βh) − ε·log σ(−βh)          DPO; with ε > 0 conservative DPO (labels flipped with prob. ε)
     ipo      (h − 1/(2β))²                            IPO: regress h to a fixed margin instead of pushing it to ∞

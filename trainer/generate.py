@@ -75,12 +75,14 @@ def generate(model: Transformer, prompts: list[list[int]], params: SamplingParam
     device = next(model.parameters()).device
     room = model.cfg.max_seq_len - params.max_new_tokens
     if room < 1:
-        raise ValueError(f"max_new_tokens={params.max_new_tokens} leaves no room in a {model.cfg.max_seq_len}-token context")
+        raise ValueError(f"max_new_tokens={params.max_new_tokens} leaves no room in a "
+                         f"{model.cfg.max_seq_len}-token context")
     ids, mask = left_pad([p[-room:] for p in prompts], pad_id, device)
     B = ids.size(0)
     generator = torch.Generator(device=device).manual_seed(params.seed)
     seen = torch.zeros(B, model.cfg.vocab_size, dtype=torch.bool, device=device)
-    cache = KVCache(model.cfg, B, ids.size(1) + params.max_new_tokens, device, model.embed.weight.dtype) if use_cache else None
+    cache = (KVCache(model.cfg, B, ids.size(1) + params.max_new_tokens, device, model.embed.weight.dtype)
+             if use_cache else None)
     out = torch.empty(B, 0, dtype=torch.long, device=device)
     done = torch.zeros(B, dtype=torch.bool, device=device)
     stops = torch.tensor(stop_ids, dtype=torch.long, device=device)

@@ -58,7 +58,8 @@ def kv_names(i: int, kind: str) -> tuple[str, str, str]:
 def config_from_gguf(reader: GGUFReader, where: Path) -> ModelConfig:
     arch = field(reader, "general.architecture")
     if arch not in ARCHITECTURES:
-        raise UnsupportedModel(f"{where}: GGUF architecture {arch!r} is not supported (supported: {', '.join(ARCHITECTURES)})")
+        raise UnsupportedModel(f"{where}: GGUF architecture {arch!r} is not supported "
+                               f"(supported: {', '.join(ARCHITECTURES)})")
     if "rope_freqs.weight" in {t.name for t in reader.tensors} or field(reader, f"{arch}.rope.scaling.type"):
         raise UnsupportedModel(f"{where}: GGUF rope scaling (Llama 3.1-style rope_freqs) is not supported; "
                                "load the model's Hugging Face directory, whose config.json describes it")
@@ -71,7 +72,8 @@ def config_from_gguf(reader: GGUFReader, where: Path) -> ModelConfig:
     return ModelConfig(
         vocab_size=len(field(reader, "tokenizer.ggml.tokens", [])) or get("vocab_size"), dim=get("embedding_length"),
         n_layers=get("block_count"), n_heads=get("attention.head_count"),
-        n_kv_heads=get("attention.head_count_kv") or get("attention.head_count"), head_dim=get("attention.key_length", 0),
+        n_kv_heads=get("attention.head_count_kv") or get("attention.head_count"),
+        head_dim=get("attention.key_length", 0),
         hidden_dim=get("feed_forward_length"), max_seq_len=get("context_length", 2048),
         rope_theta=float(get("rope.freq_base", 1e4)), norm_eps=float(get("attention.layer_norm_rms_epsilon", 1e-5)),
         tie_embeddings="output.weight" not in names, qkv_bias="blk.0.attn_q.bias" in names)

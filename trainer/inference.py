@@ -30,7 +30,8 @@ class ChatModel:
     def reply(self, template: str, users: list[str], replies: list[str], params: SamplingParams) -> str:
         return self.replies([(template, users, replies)], params)[0]
 
-    def candidates(self, template: str, users: list[str], replies: list[str], params: SamplingParams, n: int) -> list[str]:
+    def candidates(self, template: str, users: list[str], replies: list[str], params: SamplingParams,
+                   n: int) -> list[str]:
         """n different samples for the same turn (one batch; distinct because the rows draw in turn from one seed)."""
         return self.replies([(template, users, replies)] * n, params)
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+
+from .atomic import write_json_atomic
 
 STATE_TENSORS, STATE_JSON = "trainer_state.safetensors", "trainer_state.json"
 
@@ -52,7 +53,7 @@ def save_train_state(folder: Path, optimizer: torch.optim.Optimizer, extra: dict
     scalars["rng.python"] = _python_rng_to_json(random.getstate())
     scalars["rng.numpy"] = _numpy_rng_to_json(np.random.get_state())
     save_file(tensors, folder / STATE_TENSORS)
-    _write_json(folder / STATE_JSON, {"extra": extra, **scalars})
+    write_json_atomic(folder / STATE_JSON, {"extra": extra, **scalars})
 
 
 def load_train_state(folder: Path, optimizer: torch.optim.Optimizer) -> dict:
@@ -91,9 +92,3 @@ def _numpy_rng_to_json(state):
 def _numpy_rng_from_json(state):
     name, keys, pos, has_gauss, cached = state
     return name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached
-
-
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj))
-    os.replace(tmp, path)

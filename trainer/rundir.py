@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from .atomic import atomic_file, write_json_atomic
+
 CONFIG, DATA, EVAL_DATA = "config.json", "data.json", "eval_data.json"
 STATUS, METRICS, SAMPLES, LOG = "status.json", "metrics.jsonl", "samples.jsonl", "log.txt"
 REF_CACHE, REF_SAMPLES = "ref_logps.json", "reference_samples.json"
@@ -37,22 +39,28 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def write_json_atomic(path: Path, obj) -> None:
-    """Readers see the old file or the new one, never half of one: write a temp file, fsync, rename over."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, ensure_ascii=False, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def read_jsonl(path: Path) -> list[dict]:
     """All complete lines; a last line still being written (no newline yet) is left out."""
     if not path.exists():
         return []
     text = path.read_text(encoding="utf-8")
     return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n") and line.strip()]
+
+
+def read_jsonl_from(path: Path, offset: int) -> tuple[list[dict], int, bool]:
+    """(the complete lines after byte `offset`, the offset after them, whether reading started over at 0): a
+    follower reads only what was appended since it last looked. A file now shorter than `offset` was rewritten
+    (truncate_after, on a resume), so it is read from its start."""
+    try:
+        with open(path, "rb") as fh:
+            restart = os.fstat(fh.fileno()).st_size < offset
+            fh.seek(0 if restart else offset)
+            data = fh.read()
+    except FileNotFoundError:
+        return [], 0, offset > 0
+    complete = data[:data.rfind(b"\n") + 1]  # a last line still being written waits for the next look
+    rows = [json.loads(line) for line in complete.decode("utf-8").splitlines() if line.strip()]
+    return rows, (0 if restart else offset) + len(complete), restart
 
 
 def process_alive(pid: int | None) -> bool:
@@ -130,6 +138,9 @@ class RunDir:
     def read_metrics(self) -> list[dict]:
         return read_jsonl(self / METRICS)
 
+    def read_metrics_from(self, offset: int) -> tuple[list[dict], int, bool]:
+        return read_jsonl_from(self / METRICS, offset)
+
     def read_samples(self) -> list[dict]:
         return read_jsonl(self / SAMPLES)
 
@@ -138,9 +149,8 @@ class RunDir:
         for name in (METRICS, SAMPLES):
             if (self / name).exists():  # rewritten even when nothing is dropped: that also removes a torn last line
                 kept = [row for row in read_jsonl(self / name) if row["step"] <= step]
-                tmp = self / f".{name}.tmp"
-                tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
-                os.replace(tmp, self / name)
+                with atomic_file(self / name) as fh:
+                    fh.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in kept)
 
     # ---------------------------------------------------------------------------------------------------- log
 

@@ -31,7 +31,8 @@ class SFTConfig:
     data: list[str] = field(default_factory=list, metadata={"help": "JSONL conversation files"})
     run_dir: str = setting("runs/sft", "where last/, best/, config.json and metrics.jsonl go")
     tokenizer: str = setting("", "an existing tokenizer.model; empty: train one on the data")
-    init: str = setting("", "start from this model spec (weights, tokenizer, chat format, architecture; overrides the two)")
+    init: str = setting("", "start from this model spec (weights, tokenizer, chat format, architecture; overrides "
+                            "the two)")
     scored: str = setting("all", 'loss on: "all" assistant replies, only the "last", or every user and assistant '
                                  '"turns"')
     vocab_size: int = setting(4096, "size of a newly trained tokenizer's vocabulary")
@@ -226,7 +227,8 @@ def train_sft(cfg: SFTConfig) -> dict:
     bar.close()
     log.close()
     summary = {"steps": progress["step"], "tokens_seen": progress["tokens"], "best_val_loss": progress["best_val"],
-               "params": model.num_params(), "train_conversations": len(train), "val_conversations": len(val), "dropped_too_long": dropped}
+               "params": model.num_params(), "train_conversations": len(train), "val_conversations": len(val),
+               "dropped_too_long": dropped}
     if cfg.export:
         export_best(run, Path(cfg.export), summary)
     return summary

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import torch
 
-from .chat import Chat
 from .checkpoint import CONFIG, TOKENIZER_FILES, WEIGHTS, load_checkpoint
 from .model import ModelError
 from .paths import DEFAULT_MODEL_DIR

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from .atomic import write_json_atomic
 from .checkpoint import clear_interrupted_save, load_checkpoint, save_checkpoint, saved
 from .config import ConfigError, TrainConfig
 from .data import Pair, collate, encode_examples, eval_batches, micro_batches, split_examples, step_batches
@@ -28,11 +29,10 @@ from .device import autocast, pick_device
 from .dpo import dpo_loss, sequence_logps
 from .generate import SamplingParams
 from .inference import ChatModel
+from .interchange import load_seed_file
 from .model import ModelError
 from .optim import load_train_state, lr_at, make_optimizer, save_train_state, seed_everything
-from .rundir import (BEST, CONFIG, LAST, METRICS, REF_CACHE, REF_SAMPLES, SAMPLES, RunDir, sha256_file,
-                     write_json_atomic)
-from .seed import load_seed_file
+from .rundir import BEST, CONFIG, LAST, METRICS, REF_CACHE, REF_SAMPLES, SAMPLES, RunDir, sha256_file
 from .spec import canonical, fingerprint, load_model
 
 # What a step or an eval reports (TRL's names), summed over pairs and processes, then divided by the pair count.
@@ -358,7 +358,8 @@ class DPORun:
         grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.grad_clip).item()
         for name, value in (("loss", row["loss"]), ("gradient norm", grad_norm)):
             if not math.isfinite(value):
-                kept = f"{LAST} (step {self.saved_step}) is intact" if self.saved_step is not None else "no checkpoint yet"
+                kept = (f"{LAST} (step {self.saved_step}) is intact" if self.saved_step is not None
+                        else "no checkpoint yet")
                 raise NonFiniteLoss(f"non-finite {name} ({value}) at step {self.progress['step'] + 1}: stopped before "
                                     f"applying it; {kept}. Try a lower lr or check the data.")
         self.optimizer.step()
@@ -406,7 +407,8 @@ class DPORun:
         else:
             p["bad_evals"] += 1
         self.log(f"eval step {step}: loss {row['eval_loss']:.4f} accuracy {row['eval_rewards/accuracies']:.3f} "
-                 f"margin {row['eval_rewards/margins']:.4f}" + (f"  WARNING: {row['warning']}" if "warning" in row else ""))
+                 f"margin {row['eval_rewards/margins']:.4f}"
+                 + (f"  WARNING: {row['warning']}" if "warning" in row else ""))
         self.status(step=step, best_step=p["best_step"], eval=row, warning=row.get("warning"))
         return bool(self.cfg.patience) and p["bad_evals"] >= self.cfg.patience
 

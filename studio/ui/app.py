@@ -15,6 +15,7 @@ import gradio as gr  # noqa: E402
 from studio.settings import Settings  # noqa: E402
 from studio.store import Store  # noqa: E402
 from studio.ui import annotate, chatfmt, compare, data, train  # noqa: E402
+from studio.ui.common import MAX_NAME_CHARS  # noqa: E402
 
 NAME_KEY, NAME_SECRET = "dpo-studio-annotator-v1", "dpo-studio-annotator"
 MAX_UPLOAD = "2gb"  # PKU-SafeRLHF-sized files, compressed or not
@@ -68,7 +69,7 @@ def _identity(auth: bool) -> gr.Textbox:
     """Who is annotating: the login (read-only, with a logout link) under --auth, else a name to type."""
     if not auth:
         return gr.Textbox(label="Annotator", placeholder="Your name (every save is attributed to it)",
-                          elem_id="annotator", max_length=annotate.MAX_NAME_CHARS, scale=0, min_width=260)
+                          elem_id="annotator", max_length=MAX_NAME_CHARS, scale=0, min_width=260)
     with gr.Column(scale=0, min_width=260):
         name = gr.Textbox(label="Signed in as", interactive=False, elem_id="annotator")
         gr.Button("Log out", link="/logout", size="sm", elem_id="logout")

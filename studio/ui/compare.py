@@ -14,14 +14,14 @@ import gradio as gr
 
 from studio import models, runs
 from studio.store import Store
-from studio.ui import annotate
-from studio.ui.chatfmt import chat_view, notice, to_chatbot
-from trainer.chat import CUSTOM
-from trainer.seed import same_reply
+from studio.ui.chatfmt import chat_view, sampling_controls, to_chatbot
+from studio.ui.common import (MAX_TEMPLATE_CHARS, SAMPLING, Refused, as_typed, notice, require, sampling_params,
+                               signed, too_long, who)
+from trainer.conversation import CUSTOM, Conversation
+from trainer.interchange import same_reply
 
 LATEST = "latest"
 TICK_S = 2.0
-SAMPLING = ("temperature", "top_p", "top_k", "max_new_tokens", "seed")
 VOTES = {"A": "A is better", "B": "B is better", "tie": "Tie", "both_bad": "Both are bad"}
 WIN_COLUMNS = ["run", "policy checkpoint", "votes", "policy better", "reference better", "tie", "both bad",
                "policy win rate"]
@@ -30,13 +30,10 @@ WIN_COLUMNS = ["run", "policy checkpoint", "votes", "policy better", "reference 
 # ------------------------------------------------------------------------------------------- eval samples
 
 def conversation_text(messages: list[dict]) -> str:
-    """A prompt's turns as plain text (the default system prompt left out)."""
-    lines = []
-    for m in messages:
-        if m["role"] == "system" and m["content"] == CUSTOM:
-            continue
-        lines.append(f"{m['role'].title()}: {m['content']}")
-    return "\n".join(lines)
+    """A prompt's turns (samples.jsonl's messages) as plain text, the default system prompt left out."""
+    conversation = Conversation.from_messages(messages)
+    return "\n".join(f"{m['role'].title()}: {m['content']}"
+                     for m in conversation.messages(system=conversation.template != CUSTOM))
 
 
 def eval_steps(runs_dir, run_id) -> list[int]:
@@ -71,18 +68,19 @@ def new_round(runs_dir, run_id, checkpoint: str, rng: random.Random | None = Non
 def send(arena: dict, message: str, template: str, sampling: dict) -> dict:
     """Both models answer the next user message, each continuing its own side, with the same sampling settings."""
     if arena.get("vote"):
-        raise annotate.Refused("This round is decided; start a new round to compare again.")
-    message = annotate.as_typed(message or "").strip()
-    template = annotate.as_typed(template or "").strip() or CUSTOM
-    annotate.require(annotate.too_long("The message", message) + annotate.too_long("The system prompt", template,
-                                                                                  annotate.MAX_TEMPLATE_CHARS))
+        raise Refused("This round is decided; start a new round to compare again.")
+    message = as_typed(message or "").strip()
+    template = as_typed(template or "").strip() or CUSTOM
+    require(too_long("The message", message) + too_long("The system prompt", template,
+                                                                                  MAX_TEMPLATE_CHARS))
     if not message:
-        raise annotate.Refused("Type a message first.")
+        raise Refused("Type a message first.")
     if arena["users"] and template != arena["template"]:
-        raise annotate.Refused("The system prompt is fixed once a round has started; start a new round to change it.")
-    params = annotate.sampling_params(sampling)  # one draw of the seed for both sides
+        raise Refused("The system prompt is fixed once a round has started; start a new round to change it.")
+    params = sampling_params(sampling)  # one draw of the seed for both sides
     users = arena["users"] + [message]
-    replies = {side: annotate.as_typed(models.load(arena[model]).reply(template, users, arena[side], params))
+    replies = {side: as_typed(models.load(arena[model]).reply(*Conversation(template, users, arena[side]).prompt(),
+                                                             params))
                for side, model in (("policy_replies", "policy"), ("reference_replies", "reference"))}
     return {**arena, "users": users, "template": template, "sampling": params.to_dict(),
             **{side: arena[side] + [reply] for side, reply in replies.items()}}
@@ -98,7 +96,7 @@ def chats(arena: dict | None) -> tuple[list[dict], list[dict]]:
     if not arena:
         return [], []
     shown = side_replies(arena)
-    return to_chatbot(arena["users"], shown["A"]), to_chatbot(arena["users"], shown["B"])
+    return tuple(to_chatbot(Conversation(arena["template"], arena["users"], shown[side])) for side in "AB")
 
 
 def side_labels(arena: dict | None) -> tuple[str, str]:
@@ -119,17 +117,17 @@ def outcome_of(arena: dict, choice: str) -> str:
 
 def vote(store: Store, annotator: str, arena: dict | None, choice: str) -> tuple[dict, str]:
     """Record the vote; a winner becomes a preference example. (the decided arena, a message revealing the sides)."""
-    annotator = annotate.signed(annotator)
+    annotator = signed(annotator)
     if not arena or not arena["users"]:
-        raise annotate.Refused("Send a message first: there is nothing to vote on yet.")
+        raise Refused("Send a message first: there is nothing to vote on yet.")
     if arena.get("vote"):
-        raise annotate.Refused("You already voted in this round.")
+        raise Refused("You already voted in this round.")
     if choice not in VOTES:
-        raise annotate.Refused(f"Unknown vote {choice!r}.")
+        raise Refused(f"Unknown vote {choice!r}.")
     outcome = outcome_of(arena, choice)
     if outcome in ("policy", "reference") and same_reply(arena["policy_replies"][-1],
                                                          arena["reference_replies"][-1]):
-        raise annotate.Refused("Both sides gave the same reply: vote tie, or start a new round.")
+        raise Refused("Both sides gave the same reply: vote tie, or start a new round.")
     _, example_id = store.record_vote(
         run=arena["run"], policy=arena["policy"], reference=arena["reference"], policy_side=arena["policy_side"],
         outcome=outcome, template=arena["template"], user=arena["users"], policy_replies=arena["policy_replies"],
@@ -181,7 +179,7 @@ def _arena_panel(c):
         c["template"] = gr.Textbox(CUSTOM, label="System prompt (CUSTOM: the default)", scale=3,
                                    elem_id="arena-template")
     with gr.Accordion("Sampling (the same for both sides)", open=False, elem_id="arena-sampling"):
-        annotate.sampling_controls(c, "arena-")
+        sampling_controls(c, "arena-")
     with gr.Row():
         c["chat_a"] = chat_view("Model A", height=300, elem_id="arena-a")
         c["chat_b"] = chat_view("Model B", height=300, elem_id="arena-b")
@@ -279,7 +277,7 @@ def _wire(store: Store, settings, c: dict, name, loaded, tab):
     def on_vote(choice):
         def handle(request: gr.Request, name_value, arena):
             try:
-                arena, message = vote(store, annotate.who(name_value, request), arena, choice)
+                arena, message = vote(store, who(name_value, request), arena, choice)
             except ValueError as e:
                 return [*arena_view(arena, notice(str(e), ok=False)), win_rate_rows(store)]
             return [*arena_view(arena, notice(message)), win_rate_rows(store)]

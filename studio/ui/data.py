@@ -16,14 +16,13 @@ from studio.cli_data import render as render_stats
 from studio.formats import EXPORT_FORMATS, IMPORT_FORMATS, ImportOptions, export_file, import_file
 from studio.quality import quality_report, stats
 from studio.store import STATUSES, ExampleFilter, Store
-from studio.ui.chatfmt import chat_view, notice, plural, seed_chats
-from trainer.seed import json_problem
+from studio.ui.chatfmt import chat_view, seed_chats
+from studio.ui.common import ANY, example_filter, facets, located_errors, named, notice, plural
+from trainer.interchange import json_problem
 
-ANY = "(any)"
 PAGE_SIZE = 25
 CELL_CHARS = 90
 MAX_EDIT_CHARS = 200_000
-MAX_ERRORS_SHOWN = 20
 COLUMNS = ["id", "status", "annotator", "source", "turns", "last user message", "accepted", "rejected", "created"]
 EXTENSIONS = {"seed-json": ".json", "seed-jsonl": ".jsonl", "trl-jsonl": ".jsonl"}
 PKU_FILTERS = [("Safer is also better (agree)", "agree"), ("Exactly one response safe", "safety_boundary"),
@@ -32,13 +31,8 @@ PKU_FILTERS = [("Safer is also better (agree)", "agree"), ("Exactly one response
 
 # ------------------------------------------------------------------------------------------------- browse
 
-def example_filter(annotator=ANY, status=ANY, source=ANY, text="", trash=False) -> ExampleFilter:
-    return ExampleFilter(annotator=_chosen(annotator), status=_chosen(status), source=_chosen(source),
-                         text=(text or "").strip() or None, deleted=bool(trash))
 
 
-def _chosen(value):
-    return None if value in (None, "", ANY) else value
 
 
 def cell(text: str) -> str:
@@ -63,9 +57,6 @@ def browse(store: Store, filters: ExampleFilter, page) -> tuple[list[list], int,
     return rows, page, where
 
 
-def facets(store: Store) -> dict[str, list[str]]:
-    """The values the annotator and source filters offer: those present in the store."""
-    return {column: [ANY] + [v for v in store.count_by(column) if v] for column in ("annotator", "source")}
 
 
 # ------------------------------------------------------------------------------------------- one example
@@ -139,17 +130,8 @@ def import_options(fmt, dimension, pku_filters, drop_identical, skip_invalid) ->
                          **{name: name in chosen for _, name in PKU_FILTERS})
 
 
-def named(text: str, path: Path) -> str:
-    """A message naming the file as the user knows it rather than by its upload path."""
-    return text.replace(str(path), path.name)
 
 
-def located_errors(errors, path: Path, invalid: int) -> list[str]:
-    """The first MAX_ERRORS_SHOWN errors of `invalid` ones, each naming the file by name and where in it."""
-    lines = [named(str(e), path) for e in errors[:MAX_ERRORS_SHOWN]]
-    if invalid > MAX_ERRORS_SHOWN:
-        lines.append(f"... and {plural(invalid - MAX_ERRORS_SHOWN, 'more error')}")
-    return lines
 
 
 def report_text(report, path: Path, checked: bool) -> str:

@@ -19,12 +19,11 @@ import pandas as pd
 
 from studio import models, runs
 from studio.store import STATUSES, Store
-from studio.ui import annotate
-from studio.ui.chatfmt import notice, plural
-from studio.ui.data import ANY, example_filter, facets, located_errors
+from studio.ui.common import ANY, example_filter, facets, located_errors, notice, plural, who
 from trainer.config import LOSS_TYPES
 from trainer.paths import ASSETS_DIR
-from trainer.seed import seed_file_errors
+from trainer.interchange import seed_file_errors
+from trainer.rundir import RunDir
 
 STORE, DEMO, FILE = "store", "demo", "file"
 DATA_CHOICES = [("The store (filters below)", STORE), ("The shipped demo pairs", DEMO), ("A seed-format file", FILE)]
@@ -201,21 +200,34 @@ def warning_text(view: runs.RunView) -> str:
             "the balance.")
 
 
-def live(runs_dir, run_id) -> dict:
-    """Everything the live view shows for one run, and whether it is still at work."""
-    view = runs.observe(runs.find(runs_dir, run_id))
+def follow(runs_dir, run_id, followed: dict | None = None) -> dict:
+    """What the live view knows of a run: its metrics (only the lines appended since `followed` are read), the byte
+    offset they end at, and the state it was last seen in."""
+    if not followed or followed["run"] != run_id:
+        followed = {"run": run_id, "offset": 0, "metrics": [], "state": None}
+    rows, offset, restarted = RunDir(runs.find(runs_dir, run_id)).read_metrics_from(followed["offset"])
+    return {**followed, "offset": offset, "metrics": rows if restarted else followed["metrics"] + rows,
+            "new_metrics": bool(rows) or restarted}
+
+
+def live(runs_dir, run_id, followed: dict | None = None) -> dict:
+    """Everything the live view shows for one run, and whether it is still at work; `followed` (follow's state)
+    comes back updated, with "changed" telling whether the run's state changed since."""
+    followed = follow(runs_dir, run_id, followed)
+    view = runs.observe(runs.find(runs_dir, run_id), metrics=followed["metrics"])
     total = max(1, view.total_steps or 1)
     progress = (f"Progress: step {view.step} of {total}"
                 + (f" · about {duration(view.eta_s)} left" if view.eta_s is not None else ""))
     return {"state": state_line(view), "progress": min(view.step, total), "total": total, "progress_label": progress,
             "warning": warning_text(view), "error": view.error or "", "log": runs.log_tail(view.path, LOG_LINES),
-            "frames": plot_frames(view.metrics), "active": view.active, "can_stop": view.active,
-            "can_resume": view.state not in runs.ACTIVE + ("completed",)}
+            "frames": plot_frames(view.metrics), "new_metrics": followed["new_metrics"], "active": view.active,
+            "can_stop": view.active, "can_resume": view.state not in runs.ACTIVE + ("completed",),
+            "changed": followed["state"] != view.state, "followed": {**followed, "state": view.state}}
 
 
 NO_RUN = {"state": "No run yet: start one on the left.", "progress": 0, "total": 1, "progress_label": "Progress",
-          "warning": "", "error": "", "log": "", "frames": plot_frames([]), "active": False, "can_stop": False,
-          "can_resume": False}
+          "warning": "", "error": "", "log": "", "frames": plot_frames([]), "new_metrics": True, "active": False,
+          "can_stop": False, "can_resume": False, "changed": True, "followed": None}
 
 
 def stop_run(runs_dir, run_id) -> str:
@@ -230,7 +242,7 @@ def resume_run(runs_dir, run_id) -> str:
 # ------------------------------------------------------------------------------------------------- layout
 
 def build(store: Store, settings, name: gr.Textbox, loaded, tab: gr.Tab) -> None:
-    c: dict = {}
+    c: dict = {"followed": gr.State(None)}  # the selected run as last read (see follow), per browser session
     with gr.Row():
         with gr.Column(scale=2, min_width=380):
             gr.Markdown("### New run")
@@ -338,32 +350,41 @@ def _live_panel(c):
 
 
 def _wire(store: Store, settings, c: dict, name, loaded, tab):
-    form = [c[k] for k in FORM]
-    data_inputs = [c[k] for k in DATA_FORM]
+    form = {k: c[k] for k in FORM}
+    data_inputs = {k: c[k] for k in DATA_FORM}
     view_outputs = [c["state"], c["progress"], c["warning"], c["error"], c["log"], *c["plots"], c["stop"],
-                    c["resume"], c["timer"]]
+                    c["resume"], c["timer"], c["followed"]]
 
-    def show(run_id):
-        v = live(settings.runs_dir, run_id) if run_id else NO_RUN
-        return [v["state"], gr.update(value=v["progress"], maximum=v["total"], label=v["progress_label"]),
-                v["warning"], gr.update(value=v["error"], visible=bool(v["error"])), v["log"],
-                *v["frames"].values(), gr.update(interactive=v["can_stop"]), gr.update(interactive=v["can_resume"]),
-                gr.Timer(active=v["active"])]
+    def show(run_id, followed=None) -> dict:
+        """The live view of a run, by component; its plots only when it logged new metrics."""
+        v = live(settings.runs_dir, run_id, followed) if run_id else NO_RUN
+        values = {c["state"]: v["state"], c["warning"]: v["warning"], c["log"]: v["log"],
+                  c["progress"]: gr.update(value=v["progress"], maximum=v["total"], label=v["progress_label"]),
+                  c["error"]: gr.update(value=v["error"], visible=bool(v["error"])),
+                  c["stop"]: gr.update(interactive=v["can_stop"]), c["resume"]: gr.update(interactive=v["can_resume"]),
+                  c["timer"]: gr.Timer(active=v["active"]), c["followed"]: v["followed"]}
+        if v["new_metrics"]:
+            values.update(zip(c["plots"], v["frames"].values()))
+        return values, v["changed"]
 
-    def refresh(run_id=None):
+    def refresh(run_id=None) -> dict:
         """The runs table and picker; the given run stays selected, else the newest."""
         table = runs_table(settings.runs_dir)
         ids = [row[0] for row in table]
         run_id = run_id if run_id in ids else (ids[0] if ids else None)
-        return [table, gr.update(choices=ids, value=run_id), *show(run_id)]
+        return {c["runs"]: table, c["run"]: gr.update(choices=ids, value=run_id), **show(run_id)[0]}
+
+    def tick(run_id, followed) -> dict:
+        """A poll: the selected run's new metric lines and status; the runs table only when its state changed."""
+        values, changed = show(run_id, followed)
+        return {**values, c["runs"]: runs_table(settings.runs_dir)} if changed else values
 
     listing = [c["runs"], c["run"], *view_outputs]
     loaded.then(refresh, None, listing, api_visibility="private")
     tab.select(refresh, c["run"], listing, api_visibility="private")  # runs others started; a run that ended
-    c["timer"].tick(lambda run_id: [runs_table(settings.runs_dir), *show(run_id)], c["run"],
-                    [c["runs"], *view_outputs], concurrency_limit=None, show_progress="hidden",
-                    api_visibility="private")
-    c["run"].input(show, c["run"], view_outputs, api_visibility="private")
+    c["timer"].tick(tick, [c["run"], c["followed"]], [c["runs"], *view_outputs], concurrency_limit=None,
+                    show_progress="hidden", api_visibility="private")
+    c["run"].input(lambda run_id: show(run_id)[0], c["run"], view_outputs, api_visibility="private")
 
     def on_row(evt: gr.SelectData):
         return refresh(evt.row_value[0])
@@ -376,7 +397,7 @@ def _wire(store: Store, settings, c: dict, name, loaded, tab):
                 message = notice(action(settings.runs_dir, run_id))
             except (ValueError, OSError) as e:
                 message = notice(str(e), ok=False)
-            return [message, *refresh(run_id)]
+            return {c["notice"]: message, **refresh(run_id)}
         return run
 
     c["stop"].click(act(stop_run), c["run"], [c["notice"], *listing], api_name="stop_run")
@@ -394,15 +415,16 @@ def _wire(store: Store, settings, c: dict, name, loaded, tab):
     c["export"].click(export, [c["run"], c["export_which"], c["export_format"], c["export_dtype"]],
                       [c["export_notice"], c["export_file"]], api_name="export_model")
 
-    def start(request: gr.Request, name_value, base, *values):
-        data, form_ = dict(zip(DATA_FORM, values[:len(DATA_FORM)])), dict(zip(FORM, values[len(DATA_FORM):]))
+    def start(request: gr.Request, name_value, base, **values):
+        data, form_ = {k: values[k] for k in DATA_FORM}, {k: values[k] for k in FORM}
         try:
-            run_id, message = start_run(store, settings, annotate.who(name_value, request), data, form_, base)
+            run_id, message = start_run(store, settings, who(name_value, request), data, form_, base)
         except (ValueError, OSError) as e:  # nothing started: the run on view stays on view
-            return [notice(str(e), ok=False), *[gr.skip()] * len(listing)]
-        return [notice(message), *refresh(run_id)]
+            return {c["notice"]: notice(str(e), ok=False)}
+        return {c["notice"]: notice(message), **refresh(run_id)}
 
-    c["start"].click(start, [name, c["base"], *data_inputs, *form], [c["notice"], *listing], api_name="start_run")
+    c["start"].click(start, [name, c["base"]], [c["notice"], *listing], inputs_kwargs={**data_inputs, **form},
+                     api_name="start_run")
 
     # In the browser, no round trip: a Start clicked right after a preset must already see its values.
     preset_outputs = [c[k] for k in form_values(runs.DEFAULTS)]
@@ -410,18 +432,20 @@ def _wire(store: Store, settings, c: dict, name, loaded, tab):
                      js=preset_js([DEMO, *form_values(runs.QUICK_DEMO).values()]))
     c["defaults"].click(None, None, preset_outputs, js=preset_js(list(form_values(runs.DEFAULTS).values())))
 
-    def on_data(*values):
-        data = dict(zip(DATA_FORM, values))
+    def on_data(**data):
         choices = facets(store)
-        return [gr.update(visible=data["data_source"] == STORE), gr.update(visible=data["data_source"] == FILE),
-                gr.update(choices=choices["annotator"]), gr.update(choices=choices["source"]),
-                html.escape(data_summary(store, data))]
+        return {c["store_filters"]: gr.update(visible=data["data_source"] == STORE),
+                c["file"]: gr.update(visible=data["data_source"] == FILE),
+                c["annotator"]: gr.update(choices=choices["annotator"]),
+                c["source"]: gr.update(choices=choices["source"]),
+                c["data_summary"]: html.escape(data_summary(store, data))}
 
     data_outputs = [c["store_filters"], c["file"], c["annotator"], c["source"], c["data_summary"]]
     gr.on([c[k].change for k in ("data_source", "annotator", "status", "source", "file")] + [c["text"].submit],
-          on_data, data_inputs, data_outputs, api_visibility="private")
+          on_data, None, data_outputs, inputs_kwargs=data_inputs, api_visibility="private")
     loaded.then(lambda: default_source(store), None, c["data_source"], api_visibility="private").then(
-        on_data, data_inputs, data_outputs, api_visibility="private")
-    tab.select(on_data, data_inputs, data_outputs, api_visibility="private")  # annotation went on meanwhile
+        on_data, None, data_outputs, inputs_kwargs=data_inputs, api_visibility="private")
+    # annotation went on meanwhile
+    tab.select(on_data, None, data_outputs, inputs_kwargs=data_inputs, api_visibility="private")
     c["base"].focus(lambda: gr.update(choices=models.choices(settings.model, settings.runs_dir)), None, c["base"],
                     api_visibility="private")

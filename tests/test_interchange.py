@@ -1,12 +1,12 @@
-"""trainer.seed: validation, the streaming reader and the canonical writer."""
+"""trainer.interchange: validation of the seed format, the streaming reader and the canonical writer."""
 import io
 import json
 
 import pytest
 
-from trainer import seed
-from trainer.seed import (SeedError, dump_seed_json, dump_seed_jsonl, iter_json_records, load_seed_file,
-                          validate_example)
+from trainer import interchange
+from trainer.interchange import (SeedError, dump_seed_json, dump_seed_jsonl, iter_json_records, load_seed_file,
+                                 validate_example)
 
 EXAMPLE = {"Template": ["CUSTOM"], "User": ["Hi"], "Accepted": ["Hello!"], "Rejected": ["Go away."]}
 LINE = json.dumps(EXAMPLE).encode()
@@ -70,7 +70,7 @@ def test_final_replies_that_differ_only_in_whitespace_are_identical(rejected):
     problem, = validate_example({**EXAMPLE, "Rejected": [rejected]})
     assert problem.field == "Rejected[0]" and "identical to Accepted[0] (whitespace aside)" in problem.message
     assert validate_example({**EXAMPLE, "Rejected": ["Hello !"]}) == []  # a space inside a word is a difference
-    assert seed.same_reply("a  b\n", "a b") and not seed.same_reply("ab", "a b")
+    assert interchange.same_reply("a  b\n", "a b") and not interchange.same_reply("ab", "a b")
 
 
 def test_problem_messages_are_readable():
@@ -129,19 +129,19 @@ def test_messages_count_records_from_one_and_say_where_json_broke_off():
     truncated = str(error(LINE + b'\n{"User": ["unfinished'))
     assert truncated == ("f.json, line 2: invalid JSON: Unterminated string starting at line 2 column 11 (the file "
                          "looks truncated)")
-    assert seed.json_problem("Expecting value", "line 1 column 2") == "Expecting value at line 1 column 2"
+    assert interchange.json_problem("Expecting value", "line 1 column 2") == "Expecting value at line 1 column 2"
 
 
 def test_a_huge_record_is_refused_without_reading_it_all(monkeypatch):
-    monkeypatch.setattr(seed, "MAX_RECORD_BYTES", 1000)
+    monkeypatch.setattr(interchange, "MAX_RECORD_BYTES", 1000)
     e = error(b'{"User": ["' + b"x" * 5000 + b'"]}\n' + LINE)
     assert e.line == 1 and "larger than" in str(e)
     records = read(b'{"User": ["' + b"x" * 5000 + b'"]}\n' + LINE, recover=True)
-    assert isinstance(records[0][1], SeedError) and records[1] == (seed.Location("f.json", line=2), EXAMPLE)
+    assert isinstance(records[0][1], SeedError) and records[1] == (interchange.Location("f.json", line=2), EXAMPLE)
 
 
 def test_records_longer_than_a_chunk_are_read_whole(monkeypatch):
-    monkeypatch.setattr(seed, "_CHUNK", 7)
+    monkeypatch.setattr(interchange, "_CHUNK", 7)
     long = {**EXAMPLE, "User": ["é" * 100 + "\n"]}
     data = b"[" + json.dumps(long, ensure_ascii=False).encode() + b",\r\n" + LINE + b"]"
     assert [value for _, value in read(data)] == [long, EXAMPLE]
@@ -163,7 +163,7 @@ def test_load_seed_file_names_file_line_and_field(tmp_path):
     assert (e.file, e.line, e.record, e.field) == (str(path), 2, None, "User[0]")
     assert str(e) == f"{path}, line 2, field 'User[0]': is empty or whitespace-only"
     with pytest.raises(SeedError) as info:
-        seed.check_example({"User": [], "Extra": 1}, seed.Location("x.json", record=3))
+        interchange.check_example({"User": [], "Extra": 1}, interchange.Location("x.json", record=3))
     assert str(info.value) == ("x.json, record 3: Extra: unknown key (expected Template, User, Accepted, Rejected); "
                                "Template: missing; Accepted: missing; Rejected: missing")
     assert info.value.field == "Extra" and len(info.value.problems) == 4
@@ -210,10 +210,11 @@ def test_dump_validates_write_only_frames():
         dump_seed_jsonl([EXAMPLE, invalid], io.BytesIO())
     assert info.value.record == 2 and info.value.field == "Rejected[0]"
     out = io.BytesIO()
-    assert seed.write_seed_jsonl([seed.encode_example(invalid)], out) == 1 and b"Go away." in out.getvalue()
+    assert interchange.write_seed_jsonl([interchange.encode_example(invalid)], out) == 1
+    assert b"Go away." in out.getvalue()
 
 
-def test_seed_module_uses_the_standard_library_only():
-    imported = {line.split()[1].split(".")[0] for line in open(seed.__file__)
+def test_the_interchange_module_uses_the_standard_library_only():
+    imported = {line.split()[1].split(".")[0] for line in open(interchange.__file__)
                 if line.startswith(("import ", "from "))}
     assert imported <= {"codecs", "json", "os", "re", "dataclasses", "typing"}
