@@ -174,6 +174,7 @@ def model_flops_per_token(cfg, seq_len: int) -> float:
 
 def bench_sft(args) -> dict:
     import torch.nn.functional as F
+    from trainer.optim import make_optimizer
     from trainer.sft import masked_nll
     results = machine() | {"model": args.model, "batch": args.batch, "seq_len": args.seq_len}
     ours, chat, _ = load_model(args.model)
@@ -182,8 +183,9 @@ def bench_sft(args) -> dict:
     ids = torch.randint(10, ours.cfg.vocab_size, (args.batch, args.seq_len + 1), generator=g)
     mask = torch.ones(args.batch, args.seq_len)
     ours.train(), theirs.train()
-    opt_ours = torch.optim.AdamW(ours.parameters(), lr=1e-5, betas=(0.9, 0.95))
-    opt_theirs = torch.optim.AdamW(theirs.parameters(), lr=1e-5, betas=(0.9, 0.95))
+    opt_ours = make_optimizer(ours, 1e-5, 0.0)
+    # what transformers' Trainer builds by default on torch >= 2.8 (optim="adamw_torch_fused")
+    opt_theirs = torch.optim.AdamW(theirs.parameters(), lr=1e-5, betas=(0.9, 0.95), weight_decay=0.0, fused=True)
     losses = {"ours": [], "transformers": []}
 
     def step_ours():
@@ -268,7 +270,7 @@ def trl_trainer(model, chat, pairs, cfg, tmp: str):
     dpo_args = DPOConfig(output_dir=f"{tmp}/trl", loss_type=["sigmoid_norm"], beta=cfg.beta,
                          precompute_ref_log_probs=True, per_device_train_batch_size=cfg.batch_size,
                          precompute_ref_batch_size=cfg.batch_size, max_length=None, activation_checkpointing=False,
-                         report_to=[], use_cpu=True, bf16=False, learning_rate=cfg.lr, max_grad_norm=cfg.grad_clip,
+                         report_to=[], use_cpu=True, adam_beta2=0.95, weight_decay=cfg.weight_decay, bf16=False, learning_rate=cfg.lr, max_grad_norm=cfg.grad_clip,
                          dataset_num_proc=None, disable_tqdm=True, logging_steps=1_000_000)
     processing = id_tokenizer(model.cfg.vocab_size, chat.pad_id, chat.stop_ids[0])
     trainer = Trainer(model=hf, args=dpo_args, train_dataset=Dataset.from_list(rows), processing_class=processing)
@@ -277,7 +279,6 @@ def trl_trainer(model, chat, pairs, cfg, tmp: str):
 
 
 def bench_dpo(args) -> dict:
-    from trainer.optim import make_optimizer
     from trainer.train import DPORun, World
     results = machine() | {"model": args.model, "pairs": args.pairs, "batch_size": args.batch_size}
     with tempfile.TemporaryDirectory() as tmp:
@@ -287,7 +288,7 @@ def bench_dpo(args) -> dict:
         pairs = ours.pairs["train"]
         trainer = trl_trainer(ours.policy, ours.chat, pairs, cfg, tmp)
         hf = trainer.model
-        opt = make_optimizer(hf, cfg.lr, cfg.weight_decay)  # the same AdamW settings as ours
+        opt = trainer.create_optimizer()  # TRL's own default (fused AdamW), with our betas and decay
         steps = []  # each step's pair indices, as ours drew them
         draw = ours.next_step_pairs
         ours.next_step_pairs = lambda: steps.append(draw()) or steps[-1]
@@ -342,7 +343,6 @@ def peak_memory(who: str, args) -> float:
 
 
 def dpo_child(args) -> None:
-    from trainer.optim import make_optimizer
     from trainer.train import DPORun, World
     start = proc_status_mb("VmRSS")
     with tempfile.TemporaryDirectory() as tmp:
@@ -356,7 +356,7 @@ def dpo_child(args) -> None:
         else:
             trainer = trl_trainer(run.policy, run.chat, run.pairs["train"], cfg, tmp)
             del run  # only TRL's copy stays (the same weights)
-            opt = make_optimizer(trainer.model, cfg.lr, cfg.weight_decay)
+            opt = trainer.create_optimizer()
             for idx in epoch:
                 trainer.training_step(trainer.model, trainer.data_collator([trainer.train_dataset[i] for i in idx]))
                 opt.step()
