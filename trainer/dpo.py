@@ -23,9 +23,9 @@ def sequence_logps(logits, labels, mask, average: bool = False):
 
     average=True divides by the number of masked tokens (length normalisation).
     """
-    token_logps_ = token_logps(logits.flatten(0, 1), labels.flatten()).view_as(labels)  # (N, T)
-    mask = mask.to(token_logps_.dtype)
-    total = (token_logps_ * mask).sum(-1)
+    per_token = token_logps(logits.flatten(0, 1), labels.flatten()).view_as(labels)  # (N, T)
+    mask = mask.to(per_token.dtype)
+    total = (per_token * mask).sum(-1)
     return total / mask.sum(-1).clamp(min=1) if average else total
 
 
