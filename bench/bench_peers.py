@@ -1,6 +1,6 @@
 """Side by side with transformers and TRL on the same weights and the same token batches.
 
-    .venv/bin/python bench/bench_peers.py generate --model tiny            # greedy decoding vs LlamaForCausalLM.generate
+    .venv/bin/python bench/bench_peers.py generate --model tiny            # greedy decoding vs transformers' generate
     .venv/bin/python bench/bench_peers.py sft --model tiny                 # fwd/bwd/AdamW step vs LlamaForCausalLM
     .venv/bin/python bench/bench_peers.py dpo --model tiny                 # DPO step vs TRL DPOTrainer, + peak memory
     .venv/bin/python bench/bench_peers.py peak                             # matmul FLOP/s and memory bandwidth
@@ -8,7 +8,8 @@
 Our model is converted with trainer.hf (state_to_hf, config_to_hf), so transformers holds the very same tensors.
 Contenders take turns in one process (ours, theirs, ours, ...), so whatever else the machine does hits both alike;
 each figure is the median (and best) over the timed repeats, and the load average is printed with the results.
-Token equality (generation) and loss equality (DPO, SFT) are checked in the same run.
+Token equality (generation) and loss equality (DPO, SFT) are checked in the same run. On a shared machine run it
+with OMP_NUM_THREADS=1: with two threads each matrix product waits for whichever thread the scheduler parked.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -270,7 +271,8 @@ def trl_trainer(model, chat, pairs, cfg, tmp: str):
     dpo_args = DPOConfig(output_dir=f"{tmp}/trl", loss_type=["sigmoid_norm"], beta=cfg.beta,
                          precompute_ref_log_probs=True, per_device_train_batch_size=cfg.batch_size,
                          precompute_ref_batch_size=cfg.batch_size, max_length=None, activation_checkpointing=False,
-                         report_to=[], use_cpu=True, adam_beta2=0.95, weight_decay=cfg.weight_decay, bf16=False, learning_rate=cfg.lr, max_grad_norm=cfg.grad_clip,
+                         report_to=[], use_cpu=True, adam_beta2=0.95, weight_decay=cfg.weight_decay, bf16=False,
+                         learning_rate=cfg.lr, max_grad_norm=cfg.grad_clip,
                          dataset_num_proc=None, disable_tqdm=True, logging_steps=1_000_000)
     processing = id_tokenizer(model.cfg.vocab_size, chat.pad_id, chat.stop_ids[0])
     trainer = Trainer(model=hf, args=dpo_args, train_dataset=Dataset.from_list(rows), processing_class=processing)
@@ -286,6 +288,11 @@ def bench_dpo(args) -> dict:
         ours = DPORun(cfg, World(), torch.device("cpu"), threading.Event())
         ours.setup(resume=False)
         pairs = ours.pairs["train"]
+        bf16 = None
+        if args.bf16:  # the same run under bf16 autocast: it draws the same batches from the same seed
+            bf16 = DPORun(replace(cfg, precision="bf16", run_dir=f"{tmp}/bf16"), World(), torch.device("cpu"),
+                          threading.Event())
+            bf16.setup(resume=False)
         trainer = trl_trainer(ours.policy, ours.chat, pairs, cfg, tmp)
         hf = trainer.model
         opt = trainer.create_optimizer()  # TRL's own default (fused AdamW), with our betas and decay
@@ -293,7 +300,7 @@ def bench_dpo(args) -> dict:
         draw = ours.next_step_pairs
         ours.next_step_pairs = lambda: steps.append(draw()) or steps[-1]
         ref_rows = trainer.train_dataset
-        losses = {"ours": [], "trl": []}
+        losses = {"ours": [], "trl": [], "ours_bf16": []}
         tokens = []
 
         def step_ours():
@@ -309,12 +316,19 @@ def bench_dpo(args) -> dict:
             opt.zero_grad(set_to_none=True)
             losses["trl"].append(loss.item())
 
-        times = interleave({"ours": step_ours, "trl": step_trl}, args.repeats)
+        contenders = {"ours": step_ours, "trl": step_trl}
+        if bf16:
+            contenders["ours_bf16"] = lambda: losses["ours_bf16"].append(bf16.train_step(cfg.lr)["loss"])
+        times = interleave(contenders, args.repeats)
         step_tokens = [b - a for a, b in zip(tokens, tokens[1:])]
         for name, t in times.items():  # tokens/s per step: the same batches went through both
             rates = [n / s for n, s in zip(step_tokens, t)]
             results[name] = {"median_tok_s": round(statistics.median(rates), 1), "best_tok_s": round(max(rates), 1)}
         results["ratio_median"] = round(results["ours"]["median_tok_s"] / results["trl"]["median_tok_s"], 2)
+        if bf16:
+            results["ratio_bf16_median"] = round(results["ours_bf16"]["median_tok_s"] / results["trl"]["median_tok_s"],
+                                                 2)
+            results["max_loss_difference_bf16"] = max(abs(a - b) for a, b in zip(losses["ours"], losses["ours_bf16"]))
         results["losses"] = losses
         results["max_loss_difference"] = max(abs(a - b) for a, b in zip(losses["ours"], losses["trl"]))
         results["load_average_end"] = load_average()
@@ -336,7 +350,7 @@ def peak_memory(who: str, args) -> float:
     """Peak resident set above the start of a child that trains one whole epoch (so its longest batch too)."""
     cmd = [sys.executable, __file__, "dpo-child", who, "--model", args.model, "--pairs", str(args.pairs),
            "--batch-size", str(args.batch_size), "--data", args.data]
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode:
         raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"]
@@ -382,6 +396,7 @@ def main():
     d.add_argument("--repeats", type=int, default=8)
     d.add_argument("--lr", type=float, default=2e-5)
     d.add_argument("--memory", action="store_true", help="also peak memory over one epoch, each in a child")
+    d.add_argument("--bf16", action="store_true", help="also our step under bf16 autocast")
     c = sub.add_parser("dpo-child")
     c.add_argument("who", choices=["ours", "trl"])
     c.add_argument("--pairs", type=int, default=64)
