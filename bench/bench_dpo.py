@@ -6,8 +6,9 @@ Throughput: the configurations being compared train side by side in one process,
 (the trainer's own DPORun.train_step on the same data), so whatever else the machine does hits all of them alike and
 their ratios hold. tokens/s is the median over the second half of each one's steps (on CUDA a step with a batch
 shape not seen before is several times slower) and counts the real tokens of both sequences of every pair, prompt
-included. Peak memory: each configuration once more in a child process of its own, a real `train()` run of a few
-steps; CUDA's max_memory_allocated on a GPU, else the peak resident set above the child's size before training.
+included. Peak memory: each configuration once more in a child process of its own, a real `train()` run of one
+whole epoch (so its longest batch is in it); CUDA's max_memory_allocated on a GPU, else the peak resident set
+above the child's size before training.
 """
 from __future__ import annotations
 
@@ -27,14 +28,11 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from trainer.config import TrainConfig  # noqa: E402
+from trainer.config import TrainConfig, steps_for_epochs  # noqa: E402
 from trainer.device import pick_device  # noqa: E402
 from trainer.optim import lr_at  # noqa: E402
 from trainer.paths import ASSETS_DIR, DEFAULT_MODEL_DIR  # noqa: E402
 from trainer.train import DPORun, World, train  # noqa: E402
-
-MEMORY_STEPS = 3
-
 
 def proc_status_mb(field: str) -> float:
     """VmRSS (resident now) or VmHWM (its peak; unlike ru_maxrss not inherited from a forking parent)."""
@@ -58,7 +56,7 @@ def throughput(configs: dict[str, TrainConfig], steps: int) -> dict[str, float]:
 
 
 def child(cfg_json: str) -> None:
-    """Train one configuration for MEMORY_STEPS steps and print its peak memory (MiB) as one JSON line."""
+    """Train one configuration and print its peak memory (MiB) as one JSON line."""
     cfg = TrainConfig(**json.loads(cfg_json))
     start_mb = proc_status_mb("VmRSS")
     state = train(cfg)
@@ -67,9 +65,10 @@ def child(cfg_json: str) -> None:
     print(json.dumps({"state": state, "peak_mb": peak}))
 
 
-def peak_memory(cfg: TrainConfig) -> float:
-    cfg = replace(cfg, max_steps=MEMORY_STEPS, eval_interval=MEMORY_STEPS, save_interval=MEMORY_STEPS,
-                  run_dir=cfg.run_dir + "-memory")
+def peak_memory(cfg: TrainConfig, pairs: int) -> float:
+    """Peak of a run over one whole epoch: a few short steps would miss the longest batch (97 tokens of 153)."""
+    steps = steps_for_epochs(1, pairs, cfg.eval_fraction, cfg.batch_size)
+    cfg = replace(cfg, max_steps=steps, eval_interval=steps, save_interval=steps, run_dir=cfg.run_dir + "-memory")
     out = subprocess.run([sys.executable, __file__, "--child", json.dumps(asdict(cfg))], capture_output=True,
                          text=True, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -102,8 +101,8 @@ def main() -> None:
         batches = {b: replace(base, batch_size=b, run_dir=f"{tmp}/batch{b}") for b in args.batch_sizes}
         mode_rate = throughput(modes, args.steps)
         batch_rate = throughput({str(b): cfg for b, cfg in batches.items()}, args.steps)
-        mode_peak = {name: peak_memory(cfg) for name, cfg in modes.items()}
-        batch_peak = {b: peak_memory(cfg) for b, cfg in batches.items()}
+        mode_peak = {name: peak_memory(cfg, args.pairs) for name, cfg in modes.items()}
+        batch_peak = {b: peak_memory(cfg, args.pairs) for b, cfg in batches.items()}
 
     device = pick_device(args.device)
     machine = torch.cuda.get_device_name() if device.type == "cuda" else \

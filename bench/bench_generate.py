@@ -18,7 +18,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from trainer.chat import render_prompt  # noqa: E402
 from trainer.checkpoint import load_checkpoint  # noqa: E402
 from trainer.generate import SamplingParams, generate  # noqa: E402
 from trainer.paths import DEFAULT_MODEL_DIR  # noqa: E402
@@ -33,13 +32,13 @@ def time_generation(model, prompts, new_tokens, use_cache, repeats, stop_id):
     best = float("inf")
     for _ in range(repeats):
         t = time.perf_counter()
-        out = generate(model, prompts, params, stop_id=stop_id, pad_id=-1 % model.cfg.vocab_size, use_cache=use_cache)
+        out = generate(model, prompts, params, (stop_id,), pad_id=-1 % model.cfg.vocab_size, use_cache=use_cache)
         best = min(best, time.perf_counter() - t)
     return sum(len(o) for o in out) / best
 
 
-def time_training(model, tok, batch_size, seq_len, steps):
-    ids = torch.randint(10, tok.vocab_size, (batch_size, seq_len + 1))
+def time_training(model, batch_size, seq_len, steps):
+    ids = torch.randint(10, model.cfg.vocab_size, (batch_size, seq_len + 1))
     mask = torch.ones(batch_size, seq_len)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     model.train()
@@ -59,17 +58,17 @@ def main():
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    model, tok, _ = load_checkpoint(args.model)
-    never = tok.vocab_size + 1  # a stop id that never comes: every run decodes exactly new-tokens
+    model, chat, _ = load_checkpoint(args.model)
+    never = model.cfg.vocab_size + 1  # a stop id that never comes: every run decodes exactly new-tokens
     results = {"machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
                "torch": torch.__version__, "params": model.num_params()}
     for batch in (1, 4):
-        prompts = [render_prompt(tok, "CUSTOM", [p], []) for p in (PROMPTS * 4)[:batch]]
+        prompts = [chat.prompt("CUSTOM", [p], []) for p in (PROMPTS * 4)[:batch]]
         cached = time_generation(model, prompts, args.new_tokens, True, args.repeats, never)
         uncached = time_generation(model, prompts, args.new_tokens, False, args.repeats, never)
         results[f"batch{batch}"] = {"cached_tok_s": round(cached, 1), "uncached_tok_s": round(uncached, 1),
                                     "speedup": round(cached / uncached, 2)}
-    results["sft_train_tok_s"] = round(time_training(model, tok, batch_size=32, seq_len=128, steps=5), 1)
+    results["sft_train_tok_s"] = round(time_training(model, batch_size=32, seq_len=128, steps=5), 1)
     print(json.dumps(results, indent=2))
 
 

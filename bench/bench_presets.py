@@ -55,8 +55,11 @@ def main() -> None:
     ap.add_argument("--data", default=str(ASSETS_DIR / "demo_pairs.json"))
     ap.add_argument("--variant", action="append", default=[], type=json.loads,
                     help="settings on top of the defaults, as JSON; repeat for more runs")
+    ap.add_argument("--preset", action="append", choices=["defaults", "quick demo"],
+                    help="only this preset (repeat for more); default: both")
     args = ap.parse_args()
-    presets = [("defaults", runs.DEFAULTS), ("quick demo", runs.QUICK_DEMO)]
+    presets = [(name, settings) for name, settings in (("defaults", runs.DEFAULTS), ("quick demo", runs.QUICK_DEMO))
+               if name in (args.preset or ["defaults", "quick demo"])]
     presets += [("variant", {**runs.DEFAULTS, **variant}) for variant in args.variant]
     print("| preset | settings | state | time | best held-out accuracy (first at step) | final margin "
           "| held-out chosen log-prob | garbled samples |")

@@ -14,6 +14,7 @@ from trainer.data import split_examples
 RANGES = [
     ("loss_type", ["kto_pair", ""], list(LOSS_TYPES)),
     ("schedule", ["constant"], ["cosine", "linear"]),
+    ("precision", ["fp16"], ["auto", "fp32", "bf16"]),
     ("beta", [0, -0.5], [1e-3]),
     ("label_smoothing", [-0.1, 0.5], [0.0, 0.49]),
     ("nll_weight", [-1.0], [0.0]),

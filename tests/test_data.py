@@ -4,8 +4,8 @@ import torch
 
 from trainer.chat import MarkerChat, render
 from trainer.checkpoint import load_checkpoint
-from trainer.data import (Pair, collate, encode_example, encode_examples, eval_batches, micro_batches, split_examples,
-                          step_batches)
+from trainer.data import (Pair, collate, collate_shared, encode_example, encode_examples, eval_batches, micro_batches,
+                          split_examples, step_batches)
 from trainer.dpo import sequence_logps
 
 MULTI_TURN = {"Template": ["Be kind."], "User": ["Hi there.", "Do you like soup?"],
@@ -94,6 +94,27 @@ def test_concatenated_forward_equals_separate_forwards(tiny_tokenizer, tiny_chec
                 single = collate([side], tiny_tokenizer.pad, "cpu")
                 alone.append(sequence_logps(model(single.inputs), single.targets, single.mask)[0].item())
     assert together.tolist() == pytest.approx(alone[0::2] + alone[1::2], abs=1e-5)
+
+
+def test_shared_prefix_forward_equals_the_plain_concatenated_one(tiny_tokenizer, tiny_checkpoint):
+    """The prompt run once per pair (and lm_head on scored positions only) gives the plain batch's log-probs and
+    gradients, for pairs sharing their whole prompt and for one whose histories differ (MULTI_TURN)."""
+    from trainer.train import pair_logps
+    model = load_checkpoint(tiny_checkpoint)[0]
+    pairs = [encode_example(MarkerChat(tiny_tokenizer), ex, 128, 64)[0] for ex in (example(0), MULTI_TURN, example(4))]
+    pad = tiny_tokenizer.pad
+    plain_batch, shared_batch = collate(pairs, pad, "cpu"), collate_shared(pairs, pad, "cpu")
+    assert shared_batch.tokens == plain_batch.tokens and torch.equal(shared_batch.counts, plain_batch.counts)
+    grads = []
+    for logps in (lambda: sequence_logps(model(plain_batch.inputs), plain_batch.targets, plain_batch.mask),
+                  lambda: pair_logps(model, shared_batch, torch.device("cpu"))):
+        model.zero_grad()
+        out = logps()
+        out.sum().backward()
+        grads.append((out.detach(), torch.cat([p.grad.flatten() for p in model.parameters()])))
+    (plain, plain_grad), (shared, shared_grad) = grads
+    assert torch.allclose(shared, plain, atol=1e-5)
+    assert torch.allclose(shared_grad, plain_grad, atol=1e-5)
 
 
 def test_step_batches_are_full_length_bucketed_and_reproducible():

@@ -56,3 +56,30 @@ def test_too_long_input_is_refused():
 def test_grouped_query_attention_checks_head_counts():
     with pytest.raises(ValueError):
         ModelConfig(dim=32, n_heads=4, n_kv_heads=3)
+
+
+def test_fast_attention_paths_equal_the_explicit_mask():
+    """No mask (is_causal, or one new token seeing every key) and per-row positions equal the masked slot path."""
+    torch.manual_seed(0)
+    model = Transformer(tiny_config(100)).eval()
+    ids = torch.randint(0, 100, (2, 9))
+    ones = torch.ones(2, 9, dtype=torch.long)
+    explicit = model(ids, attention_mask=ones)  # the boolean mask, built in full
+    assert torch.allclose(model(ids), explicit, atol=1e-5)
+    assert torch.allclose(model(ids, positions=torch.arange(9).expand(2, 9)), explicit, atol=1e-5)
+    cache = KVCache(model.cfg, 2, 9, "cpu", torch.float32)
+    model(ids[:, :8], cache=cache)
+    assert torch.allclose(model(ids[:, 8:], cache=cache)[:, 0], explicit[:, 8], atol=1e-5)
+    h = model.hidden(ids)
+    assert torch.allclose(model.lm_head(h[:, -1]), explicit[:, -1], atol=1e-5)
+
+
+def test_a_repeated_cache_continues_each_row_as_a_full_forward_would():
+    torch.manual_seed(0)
+    model = Transformer(tiny_config(100)).eval()
+    prefix, a, b = torch.randint(0, 100, (2, 5)), torch.randint(0, 100, (2, 3)), torch.randint(0, 100, (2, 3))
+    cache = KVCache(model.cfg, 2, 5, "cpu", torch.float32)
+    model(prefix, cache=cache)
+    both = model(torch.cat([a, b]), cache=cache.repeat(2, 3))  # rows: prefix+a for each pair, then prefix+b
+    full = model(torch.cat([torch.cat([prefix, a], 1), torch.cat([prefix, b], 1)]))[:, 5:]
+    assert torch.allclose(both, full, atol=1e-5)

@@ -16,10 +16,11 @@ from trainer.checkpoint import load_checkpoint, read_meta
 from trainer.cli import main as cli_main
 from trainer.config import ConfigError, TrainConfig
 from trainer.data import collate, encode_examples
+from trainer.dpo import sequence_logps
 from trainer.paths import ASSETS_DIR
 from trainer.rundir import BEST, CONFIG, LAST, REF_CACHE, RunDir, sha256_file
 from trainer.train import (PAIR_METRICS, Stopped, cached_reference_logps, chosen_logps_falling, load_eval_prompts,
-                           pair_logps, train, train_run_dir)
+                           train, train_run_dir)
 
 REPO = Path(__file__).resolve().parent.parent
 CPU = torch.device("cpu")
@@ -307,6 +308,16 @@ def test_cached_and_live_reference_give_the_same_losses(tmp_path, data_file, tin
     assert_same_curve(curve(live), curve(cached), tol=1e-6)
 
 
+def test_bf16_on_cpu_follows_the_fp32_curve_to_bf16_rounding_and_caches_its_reference_apart(tmp_path, data_file,
+                                                                                          tiny_checkpoint):
+    fp32 = in_process(tmp_path, data_file, tiny_checkpoint, "fp32", precision="fp32")
+    bf16 = in_process(tmp_path, data_file, tiny_checkpoint, "bf16", precision="bf16")
+    assert [key.rsplit("-", 1)[1] for key in json.loads((bf16 / REF_CACHE).read_text())] == ["bf16"]
+    assert curve(bf16)[0]["eval_loss"] == pytest.approx(math.log(2), abs=1e-3)  # policy = reference, both in bf16
+    measured = ("tokens_per_s", "grad_norm")
+    assert_same_curve(curve(bf16, leave_out=measured), curve(fp32, leave_out=measured), tol=5e-2)
+
+
 def test_gradient_accumulation_gives_the_same_curve_as_one_batch(tmp_path, data_file, tiny_checkpoint):
     whole = in_process(tmp_path, data_file, tiny_checkpoint, "whole")
     accumulated = in_process(tmp_path, data_file, tiny_checkpoint, "accumulated", grad_accum=2)
@@ -332,7 +343,8 @@ def test_reference_cache_is_keyed_by_example_and_reference(tmp_path, tiny_checkp
     assert (n1, n2, n3) == (5, 1, 5)  # a new example costs one forward; a new reference recomputes
     assert torch.equal(again[:5], first) and torch.equal(other, first)
     with torch.no_grad():
-        live = pair_logps(model, collate(pairs, chat.pad_id, CPU), CPU).view(2, -1).T  # one padded batch, no cache
+        plain = collate(pairs, chat.pad_id, CPU)  # one padded batch of whole rows, no cache, no shared prefix
+        live = sequence_logps(model(plain.inputs), plain.targets, plain.mask).view(2, -1).T
     assert torch.allclose(again, live, atol=1e-5)
     assert set(json.loads(cache.read_text())) == {"ref-a", "ref-b"}
 

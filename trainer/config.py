@@ -13,6 +13,7 @@ from .paths import ASSETS_DIR
 
 LOSS_TYPES = ("sigmoid", "ipo", "hinge", "robust")
 SCHEDULES = ("cosine", "linear")
+PRECISIONS = ("auto", "fp32", "bf16")
 DEVICE_HELP = "cpu, cuda, cuda:N or mps; auto: the best available"
 # What a field's value must be, by the type of its default (so bools are not numbers, and a float may be written 1).
 KINDS = {bool: "true or false", int: "a whole number", float: "a finite number", str: "text"}
@@ -106,6 +107,9 @@ class TrainConfig:
     sample_max_new_tokens: int = setting(48, "tokens per sample at most", minimum=1)
     seed: int = setting(1337, "seeds the held-out split, the batch order and the samples", minimum=0, below=2**32)
     device: str = setting("auto", DEVICE_HELP)
+    precision: str = setting("auto", "matrix products in bf16 under autocast (weights, optimizer and log-probs stay "
+                                     "fp32) or all in fp32; auto: bf16 on CUDA, fp32 elsewhere. On a CPU with bf16 "
+                                     "instructions (AVX512-BF16, AMX) bf16 is faster", choices=PRECISIONS)
 
     def __post_init__(self):
         # Each field on its own first: comparing fields needs each to be of its type.

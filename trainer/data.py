@@ -105,10 +105,61 @@ class Batch(NamedTuple):
 
 
 def collate(pairs: list[Pair], pad_id: int, device) -> Batch:
-    """One batch for a single concatenated forward; right padding cannot affect real tokens under a causal mask."""
+    """The plain layout, every row whole (what collate_shared is tested against); right padding cannot affect real
+    tokens under a causal mask."""
     rows = [(p.chosen_prompt, p.chosen) for p in pairs] + [(p.rejected_prompt, p.rejected) for p in pairs]
     examples = [(prompt + response, [0] * len(prompt) + [1] * len(response)) for prompt, response in rows]
     return Batch(*sft_collate(examples, pad_id, device), tokens=sum(len(ids) - 1 for ids, _ in examples))
+
+
+class SharedBatch(NamedTuple):
+    prefix: torch.Tensor  # (B, P) the tokens both sides of a pair start with, right-padded
+    inputs: torch.Tensor  # (2B, C) the rest of each row, chosen rows then rejected rows, right-padded
+    targets: torch.Tensor  # (2B, C) the next token at each position
+    mask: torch.Tensor  # (2B, C) 1 where the target is a response token
+    positions: torch.Tensor  # (2B, C) each input's position in its whole sequence
+    keys: torch.Tensor  # (2B, P + C) 1 for the real prefix and input tokens a row may attend to
+    tokens: int  # real input tokens of the whole rows, as Batch counts them
+
+    @property
+    def counts(self) -> torch.Tensor:  # (2B,) response tokens per row
+        return self.mask.sum(-1)
+
+
+def shared_length(pair: Pair) -> int:
+    """How many tokens both sides start with, the last prompt token left out (its logit predicts the response)."""
+    limit, n = min(len(pair.chosen_prompt), len(pair.rejected_prompt)) - 1, 0
+    while n < limit and pair.chosen_prompt[n] == pair.rejected_prompt[n]:
+        n += 1
+    return n
+
+
+def collate_shared(pairs: list[Pair], pad_id: int, device) -> SharedBatch:
+    """A batch whose shared prompt goes through the model once per pair instead of once per side: the model runs
+    the prefixes (B rows), then both sides' continuations (2B rows) attend to their pair's cached prefix."""
+    shared = [shared_length(p) for p in pairs]
+    rows = [(p.chosen_prompt, p.chosen, n) for p, n in zip(pairs, shared)] + \
+        [(p.rejected_prompt, p.rejected, n) for p, n in zip(pairs, shared)]
+    B, P = len(pairs), max(shared)
+    C = max(len(prompt) + len(response) - n for prompt, response, n in rows) - 1
+    prefix = torch.full((B, P), pad_id, dtype=torch.long)
+    inputs = torch.full((2 * B, C), pad_id, dtype=torch.long)
+    targets = torch.full((2 * B, C), pad_id, dtype=torch.long)
+    mask = torch.zeros((2 * B, C), dtype=torch.float)
+    positions = torch.zeros((2 * B, C), dtype=torch.long)
+    keys = torch.zeros((2 * B, P + C), dtype=torch.long)
+    for i, (pair, n) in enumerate(zip(pairs, shared)):
+        prefix[i, :n] = torch.tensor(pair.chosen_prompt[:n], dtype=torch.long)
+        keys[i, :n] = keys[B + i, :n] = 1
+    for r, (prompt, response, n) in enumerate(rows):
+        rest = (prompt + response)[n:]
+        m = len(rest) - 1
+        inputs[r, :m], targets[r, :m] = torch.tensor(rest[:-1]), torch.tensor(rest[1:])
+        mask[r, len(prompt) - n - 1:m] = 1
+        positions[r, :m] = torch.arange(n, n + m)
+        keys[r, P:P + m] = 1
+    tokens = sum(len(prompt) + len(response) - 1 for prompt, response, _ in rows)
+    return SharedBatch(*(t.to(device) for t in (prefix, inputs, targets, mask, positions, keys)), tokens=tokens)
 
 
 def step_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:

@@ -17,8 +17,9 @@ def pick_device(override: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def autocast(device: torch.device):
-    """bf16 autocast where the hardware runs it natively (CUDA with bf16 support); fp32 elsewhere."""
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+def autocast(device: torch.device, precision: str = "auto"):
+    """bf16 autocast when asked for, and by default where the hardware runs it natively (CUDA with bf16 support);
+    fp32 otherwise. Weights stay fp32 either way (master weights)."""
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()

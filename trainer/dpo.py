@@ -11,16 +11,21 @@ import torch.nn.functional as F
 from .config import LOSS_TYPES
 
 
+def token_logps(logits, labels):
+    """logits (N, V), labels (N,) -> (N,) log-probabilities, in fp32 as label logit minus logsumexp (no full
+    log-softmax tensor)."""
+    logits = logits.float()
+    return logits.gather(-1, labels.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)
+
+
 def sequence_logps(logits, labels, mask, average: bool = False):
     """Log-probability of each row's masked labels: logits (N, T, V), labels (N, T), mask (N, T) -> (N,).
 
-    Computed in fp32 as label logit minus logsumexp (no full log-softmax tensor); average=True divides by the
-    number of masked tokens (length normalisation).
+    average=True divides by the number of masked tokens (length normalisation).
     """
-    logits = logits.float()
-    token_logps = logits.gather(-1, labels.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)  # (N, T)
-    mask = mask.to(token_logps.dtype)
-    total = (token_logps * mask).sum(-1)
+    per_token = token_logps(logits.flatten(0, 1), labels.flatten()).view_as(labels)  # (N, T)
+    mask = mask.to(per_token.dtype)
+    total = (per_token * mask).sum(-1)
     return total / mask.sum(-1).clamp(min=1) if average else total
 
 

@@ -78,26 +78,27 @@ def generate(model: Transformer, prompts: list[list[int]], params: SamplingParam
         raise ValueError(f"max_new_tokens={params.max_new_tokens} leaves no room in a "
                          f"{model.cfg.max_seq_len}-token context")
     ids, mask = left_pad([p[-room:] for p in prompts], pad_id, device)
-    B = ids.size(0)
+    (B, L), N = ids.shape, params.max_new_tokens
+    # Keys to skip are the prompts' left padding only (a finished row's later tokens are replaced by pad_id anyway),
+    # so the mask is built once, and not at all when no prompt is padded.
+    mask = torch.cat([mask, mask.new_ones(B, N)], dim=1) if not mask.all() else None  # (B, L + N)
     generator = torch.Generator(device=device).manual_seed(params.seed)
     seen = torch.zeros(B, model.cfg.vocab_size, dtype=torch.bool, device=device)
-    cache = (KVCache(model.cfg, B, ids.size(1) + params.max_new_tokens, device, model.embed.weight.dtype)
-             if use_cache else None)
-    out = torch.empty(B, 0, dtype=torch.long, device=device)
+    cache = KVCache(model.cfg, B, L + N, device, model.embed.weight.dtype) if use_cache else None
+    out = torch.full((B, N), pad_id, dtype=torch.long, device=device)
     done = torch.zeros(B, dtype=torch.bool, device=device)
     stops = torch.tensor(stop_ids, dtype=torch.long, device=device)
     step_ids = ids
-    for _ in range(params.max_new_tokens):
-        logits = model(step_ids if use_cache else ids, cache=cache, attention_mask=mask)[:, -1]  # (B, V)
-        tok = next_token(logits, seen, params, generator)
-        tok = torch.where(done, torch.full_like(tok, pad_id), tok)
-        out = torch.cat([out, tok[:, None]], dim=1)
+    for t in range(N):
+        x = step_ids if use_cache else torch.cat([ids, out[:, :t]], dim=1)
+        logits = model.lm_head(model.hidden(x, cache=cache, attention_mask=mask)[:, -1])  # (B, V): last position only
+        tok = torch.where(done, pad_id, next_token(logits, seen, params, generator))
+        out[:, t] = tok
         done |= torch.isin(tok, stops)
         if done.all():
             break
-        seen.scatter_(1, tok[:, None], True)
-        ids = torch.cat([ids, tok[:, None]], dim=1)
-        mask = torch.cat([mask, (~done).long()[:, None]], dim=1)
+        if params.repetition_penalty != 1.0:
+            seen.scatter_(1, tok[:, None], True)
         step_ids = tok[:, None]
     return [until_stop(row, stop_ids) for row in out.tolist()]
 

@@ -74,8 +74,7 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x):
-        x32 = x.float()
-        return (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x) * self.weight
+        return F.rms_norm(x.float(), (x.size(-1),), eps=self.eps).type_as(x) * self.weight  # in fp32, one kernel
 
 
 ROPE_SCALINGS = ("llama3", "linear")
@@ -102,11 +101,11 @@ def rope_tables(head_dim: int, max_len: int, theta: float, scaling: dict | None 
     return angles.cos(), angles.sin()
 
 
-def apply_rope(x, cos, sin):
-    # x: (B, heads, T, D); cos/sin: (T, D/2). Rotates each (even, odd) pair of channels.
-    x1, x2 = x.float()[..., 0::2], x.float()[..., 1::2]
-    out = torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)  # (B, heads, T, D/2, 2)
-    return out.flatten(-2).type_as(x)
+def apply_rope(x, rot):
+    # x: (B, heads, T, D); rot: cos + i·sin, (T, D/2) or per row (B, 1, T, D/2). Rotates each (even, odd) pair of
+    # channels as one complex product (the same arithmetic as the real form, in a third of the operations).
+    pairs = torch.view_as_complex(x.float().unflatten(-1, (-1, 2)))  # (B, heads, T, D/2)
+    return torch.view_as_real(pairs * rot).flatten(-2).type_as(x)
 
 
 class KVCache:
@@ -125,6 +124,17 @@ class KVCache:
         self.v[layer][:, :, self.pos:end] = v
         return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
 
+    def repeat(self, times: int, room: int) -> "KVCache":
+        """A cache of times × B rows (row r, B + r, ... hold row r's tokens) with room for `room` more tokens: a
+        prompt computed once and continued several ways. Differentiable: gradients reach the tokens cached here."""
+        def grow(t):  # (B, G, max_len, D) -> (times * B, G, pos + room, D)
+            B, G, _, D = t.shape
+            return torch.cat([t[:, :, :self.pos].repeat(times, 1, 1, 1), t.new_zeros(times * B, G, room, D)], dim=2)
+
+        out = KVCache.__new__(KVCache)
+        out.k, out.v, out.pos = [grow(k) for k in self.k], [grow(v) for v in self.v], self.pos
+        return out
+
 
 class Attention(nn.Module):
     def __init__(self, cfg: ModelConfig):
@@ -134,16 +144,16 @@ class Attention(nn.Module):
         self.wkv = nn.Linear(cfg.dim, 2 * cfg.n_kv_heads * cfg.head_dim, bias=cfg.qkv_bias)
         self.wo = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.dim, bias=False)
 
-    def forward(self, x, cos, sin, mask, cache: KVCache | None, layer: int):
+    def forward(self, x, rot, mask, cache: KVCache | None, layer: int):
         B, T, _ = x.shape
         q = self.wq(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, D)
         k, v = self.wkv(x).view(B, T, 2, self.n_kv_heads, self.head_dim).permute(2, 0, 3, 1, 4)  # 2x (B, G, T, D)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        q, k = apply_rope(q, rot), apply_rope(k, rot)
         if cache is not None:
             k, v = cache.update(layer, k, v)  # (B, G, S, D)
-        repeat = self.n_heads // self.n_kv_heads
-        k, v = k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)  # (B, H, S, D)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, T, D)
+        # No mask: causal from position 0 (T > 1), or one new token that sees every key (T == 1).
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None and T > 1,
+                                           enable_gqa=True)  # (B, H, T, D); each key head serves H/G query heads
         return self.wo(y.transpose(1, 2).reshape(B, T, -1))
 
 
@@ -166,8 +176,8 @@ class Block(nn.Module):
         self.mlp_norm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.mlp = FeedForward(cfg)
 
-    def forward(self, x, cos, sin, mask, cache, layer):
-        x = x + self.attn(self.attn_norm(x), cos, sin, mask, cache, layer)
+    def forward(self, x, rot, mask, cache, layer):
+        x = x + self.attn(self.attn_norm(x), rot, mask, cache, layer)
         return x + self.mlp(self.mlp_norm(x))
 
 
@@ -214,34 +224,46 @@ class Transformer(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def forward(self, ids, cache: KVCache | None = None, attention_mask=None):
-        """ids: (B, T) -> logits (B, T, V).
+    def forward(self, ids, cache: KVCache | None = None, attention_mask=None, positions=None):
+        """ids: (B, T) -> logits (B, T, V). See hidden()."""
+        return self.lm_head(self.hidden(ids, cache, attention_mask, positions))
 
-        With a cache, positions continue from cache.pos. attention_mask (B, S) marks real tokens (1) and
-        left padding (0) for batched generation; without it every token is real.
+    def hidden(self, ids, cache: KVCache | None = None, attention_mask=None, positions=None):
+        """ids: (B, T) -> final normed hidden states (B, T, C), which lm_head turns into logits: callers that
+        need a few positions' logits (the last one when decoding, the scored ones in training) project only those.
+
+        With a cache, positions continue from cache.pos. attention_mask (B, S) marks real tokens (1) and padding
+        (0) among the cached + new keys; without it every token is real. positions (B, T): each token's rotary
+        position when it is not its slot (a row whose cached prefix is shorter than the cache's width).
         """
         B, T = ids.shape
         start = cache.pos if cache is not None else 0
         if start + T > self.cfg.max_seq_len:
             raise ValueError(f"sequence of {start + T} tokens exceeds max_seq_len={self.cfg.max_seq_len}")
-        cos, sin = self.rope_cos[start:start + T], self.rope_sin[start:start + T]
-        mask = self._mask(T, start, attention_mask, ids.device)
+        if positions is None:
+            cos, sin = self.rope_cos[start:start + T], self.rope_sin[start:start + T]  # (T, D/2)
+        else:
+            cos, sin = self.rope_cos[positions][:, None], self.rope_sin[positions][:, None]  # (B, 1, T, D/2)
+        rot = torch.complex(cos.float(), sin.float())
+        mask = None if attention_mask is None and (T == 1 or start == 0) else \
+            self._mask(T, start, attention_mask, ids.device)
         x = self.embed(ids)  # (B, T, C)
         for i, layer in enumerate(self.layers):
-            x = layer(x, cos, sin, mask, cache, i)
+            x = layer(x, rot, mask, cache, i)
         if cache is not None:
             cache.pos += T
-        return self.lm_head(self.norm(x))  # (B, T, V)
+        return self.norm(x)  # (B, T, C)
 
     @staticmethod
     def _mask(T: int, start: int, attention_mask, device):
         # Boolean (B or 1, 1, T, S): True where a query may attend. Causal, minus padded keys.
         S = start + T
-        causal = torch.ones(T, S, dtype=torch.bool, device=device).tril(diagonal=start)
         if attention_mask is None:
-            return causal
+            return torch.ones(T, S, dtype=torch.bool, device=device).tril(diagonal=start)
         keys = attention_mask[:, :S].bool()[:, None, None, :]  # (B, 1, 1, S)
-        mask = causal & keys
+        if T == 1:  # one new token: it sees every real key
+            return keys
+        mask = torch.ones(T, S, dtype=torch.bool, device=device).tril(diagonal=start) & keys
         # A padded query row would attend to nothing and give NaN; let it see itself instead.
         own = torch.arange(S, device=device)[None, :] == torch.arange(start, S, device=device)[:, None]  # (T, S)
         return mask | own

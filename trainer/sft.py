@@ -120,9 +120,10 @@ def collate(examples, pad_id: int, device):
 
 
 def masked_nll(model, inputs, targets, mask):
-    logits = model(inputs)  # (B, T, V)
-    nll = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none").view_as(mask)
-    return (nll * mask).sum() / mask.sum(), mask.sum()
+    rows, cols = mask.nonzero(as_tuple=True)
+    logits = model.lm_head(model.hidden(inputs)[rows, cols])  # (N, V): the scored positions only
+    nll = F.cross_entropy(logits.float(), targets[rows, cols], reduction="sum")
+    return nll / mask.sum(), mask.sum()
 
 
 @torch.no_grad()
