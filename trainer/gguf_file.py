@@ -154,9 +154,10 @@ def pre_tokenizer_name(chat: TemplateChat) -> str:
                           "export --format hf instead")
 
 
-def add_vocabulary(writer: GGUFWriter, chat: TemplateChat) -> None:
-    """Byte-level BPE as `gpt2` (tokens and merges); sentencepiece-style BPE (byte fallback) as `llama`, with
-    scores that keep the vocabulary's order as the merge priority (sentencepiece numbers pieces by score)."""
+def add_tokenizer(writer: GGUFWriter, chat: TemplateChat) -> None:
+    """The vocabulary, special ids and chat template. Byte-level BPE goes in as `gpt2` (tokens and merges);
+    sentencepiece-style BPE (byte fallback) as `llama`, with scores that keep the vocabulary's order as the merge
+    priority (sentencepiece numbers pieces by score)."""
     spec = json.loads(chat.tokenizer.to_str())
     vocab = {**spec["model"]["vocab"], **{t["content"]: t["id"] for t in spec["added_tokens"]}}
     tokens = sorted(vocab, key=vocab.get)
@@ -179,10 +180,6 @@ def add_vocabulary(writer: GGUFWriter, chat: TemplateChat) -> None:
     else:
         raise ChatFormatError("only BPE tokenizers (byte-level or with byte fallback) can be written to GGUF; "
                               "export --format hf instead")
-
-
-def add_tokenizer(writer: GGUFWriter, chat: TemplateChat) -> None:
-    add_vocabulary(writer, chat)
     ids = {k: chat.tokenizer.token_to_id(v) for k, v in chat.special.items()}
     for key, add in (("bos_token", writer.add_bos_token_id), ("eos_token", writer.add_eos_token_id),
                      ("pad_token", writer.add_pad_token_id), ("unk_token", writer.add_unk_token_id)):
@@ -229,11 +226,11 @@ def save_gguf(model: Transformer, chat: TemplateChat, out: str | Path, dtype: st
     writer.add_vocab_size(cfg.vocab_size)
     writer.add_file_type(file_type)
     add_tokenizer(writer, chat)
-    tensors = {theirs: ours[name] for theirs, name in tensor_names(cfg).items()}
+    tensors = {theirs: ours[mine] for theirs, mine in tensor_names(cfg).items()}
     for i in range(cfg.n_layers):
         for kind in ("weight", "bias") if cfg.qkv_bias else ("weight",):
-            k_name, v_name, name = kv_names(i, kind)
-            k, v = ours[name].split(cfg.n_kv_heads * cfg.head_dim)
+            k_name, v_name, wkv = kv_names(i, kind)
+            k, v = ours[wkv].split(cfg.n_kv_heads * cfg.head_dim)
             tensors[k_name], tensors[v_name] = reorder(k, cfg.n_kv_heads), v
             q = f"blk.{i}.attn_q.{kind}"
             tensors[q] = reorder(tensors[q], cfg.n_heads)
