@@ -117,6 +117,22 @@ def test_shared_prefix_forward_equals_the_plain_concatenated_one(tiny_tokenizer,
     assert torch.allclose(shared_grad, plain_grad, atol=1e-5)
 
 
+def test_a_batch_of_long_prompts_beside_long_replies_fits_the_context(tiny_tokenizer, tiny_checkpoint):
+    """Each pair fits max_len, but the longest prompt plus another pair's longest reply does not: the shared layout
+    is wider than the context, the positions are not (the quick demo on the tiny test model hit this)."""
+    from trainer.train import pair_logps
+    model = load_checkpoint(tiny_checkpoint)[0]
+    chat = MarkerChat(tiny_tokenizer)
+    long_prompt = {**example(1), "User": ["pizza " * 80]}
+    long_reply = {**example(2), "Accepted": ["yes " * 80]}
+    pairs = [encode_example(chat, ex, 128, 100)[0] for ex in (long_prompt, long_reply)]
+    assert max(len(p.chosen_prompt) for p in pairs) + max(len(p.chosen) for p in pairs) > model.cfg.max_seq_len
+    plain_batch, shared_batch = collate(pairs, chat.pad_id, "cpu"), collate_shared(pairs, chat.pad_id, "cpu")
+    with torch.no_grad():
+        plain = sequence_logps(model(plain_batch.inputs), plain_batch.targets, plain_batch.mask)
+        assert torch.allclose(pair_logps(model, shared_batch, torch.device("cpu")), plain, atol=1e-5)
+
+
 def test_step_batches_are_full_length_bucketed_and_reproducible():
     torch.manual_seed(0)
     lengths = torch.randint(10, 200, (103,)).tolist()

@@ -238,8 +238,11 @@ class Transformer(nn.Module):
         """
         B, T = ids.shape
         start = cache.pos if cache is not None else 0
-        if start + T > self.cfg.max_seq_len:
-            raise ValueError(f"sequence of {start + T} tokens exceeds max_seq_len={self.cfg.max_seq_len}")
+        # The rotary positions must fit the context; a batch's layout may be wider (the longest prompt beside the
+        # longest reply of another pair) when rows give their own positions.
+        end = int(positions.max()) + 1 if positions is not None else start + T
+        if end > self.cfg.max_seq_len:
+            raise ValueError(f"sequence of {end} tokens exceeds max_seq_len={self.cfg.max_seq_len}")
         if positions is None:
             cos, sin = self.rope_cos[start:start + T], self.rope_sin[start:start + T]  # (T, D/2)
         else:
