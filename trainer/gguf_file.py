@@ -82,7 +82,7 @@ def config_from_gguf(reader: GGUFReader, where: Path) -> ModelConfig:
 def dequantized(tensor) -> torch.Tensor:
     try:
         array = quants.dequantize(tensor.data, tensor.tensor_type)
-    except NotImplementedError:
+    except NotImplementedError:  # gguf's own word for a tensor type it has no dequantiser for: say which
         raise UnsupportedModel(f"tensor {tensor.name}: {tensor.tensor_type.name} cannot be dequantised") from None
     return torch.from_numpy(np.array(array, dtype=np.float32))  # a copy: the reader's memory map is read-only
 
