@@ -12,13 +12,13 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+from trainer.checkpoint import saved
 from trainer.generate import SamplingParams
 from trainer.inference import ChatModel
 from trainer.model import ModelError
 from trainer.rundir import BEST, LAST
 from trainer.spec import NAMES, SMOLLM2, canonical, model_files, smollm2_file
 
-WEIGHTS = "model.safetensors"
 LABELS = {"tiny": "tiny (embedded, 5.5M)", SMOLLM2: "SmolLM2-135M-Instruct"}
 # Where the sampling controls start: the trainer's defaults, with room for a reply of a few sentences (a candidate
 # cut off mid-sentence is hard to rank).
@@ -29,11 +29,6 @@ _lock = threading.Lock()
 
 class ModelUnavailable(ValueError):
     """No usable model for the spec; the message says what to do."""
-
-
-def is_checkpoint(path) -> bool:
-    """A run's checkpoint directory that has been written (its weights are there)."""
-    return (Path(path) / WEIGHTS).is_file()
 
 
 def load(spec, device: str = "auto") -> ChatModel:
@@ -67,7 +62,7 @@ def choices(default_model, runs_dir) -> list[tuple[str, str]]:
     runs = Path(runs_dir)
     for run in sorted(runs.iterdir()) if runs.is_dir() else []:
         for name in (BEST, LAST):
-            if is_checkpoint(run / name):
+            if saved(run / name):  # written at least once (after a save killed midway: the one before it)
                 found.append((f"{run.name} · {Path(name).name}", str(run / name)))
     return found
 

@@ -23,7 +23,6 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from studio import models
 from studio.formats import export_file
 from studio.store import ExampleFilter, Store
 from trainer.atomic import write_json_atomic
@@ -336,7 +335,7 @@ def export_checkpoint(run_dir, which: str, fmt: str, dtype: str = "") -> Path:
     """A run's best or last checkpoint as one file to download: a GGUF file, or a zip of the Hugging Face
     directory. Written to a fresh temporary folder, as the Data tab's exports are."""
     source = RunDir(run_dir) / {"best": BEST, "last": LAST}[which]
-    if not models.is_checkpoint(source):
+    if saved(source) is None:
         raise RunError(f"{Path(run_dir).name} has no {which} checkpoint yet.")
     out = Path(tempfile.mkdtemp(prefix="dpo-studio-model-")) / f"{Path(run_dir).name}-{which}"
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import CONFIG, TOKENIZER_FILES, WEIGHTS, load_checkpoint
+from .checkpoint import CONFIG, TOKENIZER_FILES, WEIGHTS, load_checkpoint, saved
 from .model import ModelError
 from .paths import DEFAULT_MODEL_DIR
 
@@ -68,8 +68,8 @@ def resolve(spec: str | Path) -> Source:
         if path.suffix.lower() != ".gguf":
             raise BadModelSpec(f"{path}: a model file must be .gguf; otherwise give the checkpoint's directory")
         return Source("gguf", path.resolve(), text)
-    if path.with_name(path.name + ".old").is_dir() and not path.is_dir():
-        return Source("checkpoint", path.resolve(), text)  # a save interrupted between its renames (checkpoint.py)
+    if not path.is_dir() and saved(path):  # a save killed between its renames left the one before it
+        return Source("checkpoint", path.resolve(), text)
     if not path.is_dir():
         raise BadModelSpec(f"{path}: no such file or directory (a model is {', '.join(NAMES)}, a checkpoint "
                            "directory or a .gguf file)")
@@ -112,7 +112,7 @@ def model_files(spec: str | Path) -> list[Path]:
     source = resolve(spec)
     if source.kind == "gguf":
         return [source.path]
-    folder = source.path if (source.path / CONFIG).is_file() else source.path.with_name(source.path.name + ".old")
+    folder = (saved(source.path) or source.path) if source.kind == "checkpoint" else source.path
     # a checkpoint's config.json also holds its meta (steps, losses), which changes no number the model computes
     names = [WEIGHTS, *TOKENIZER_FILES, "tokenizer_config.json"] if source.kind == "checkpoint" else \
         [CONFIG, "tokenizer.json", "tokenizer_config.json"]
