@@ -19,6 +19,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
 
 from .chat import CUSTOM, SCORED, MarkerChat, default_system_prompt
+from .conversation import Conversation
 from .model import ModelError
 
 TOKENIZER_JSON, TOKENIZER_CONFIG = "tokenizer.json", "tokenizer_config.json"
@@ -32,12 +33,7 @@ class ChatFormatError(ModelError):
 
 def messages(template: str, users: list[str], assistants: list[str]) -> list[dict]:
     """Seed-format turns as chat messages; "CUSTOM" leaves the system prompt to the template's own default."""
-    out = [] if template == CUSTOM else [{"role": "system", "content": template}]
-    for i, user in enumerate(users):
-        out.append({"role": "user", "content": user})
-        if i < len(assistants):
-            out.append({"role": "assistant", "content": assistants[i]})
-    return out
+    return Conversation(template, users, assistants).messages(system=template != CUSTOM)
 
 
 def _raise(message):
